@@ -1,0 +1,52 @@
+# The two commands a new user needs: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+# uv from PATH, or a private copy installed with pip on first use.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test lint format migrate schema bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv with the locked dependencies
+
+var/secret_key:
+	@mkdir -p var
+	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# Web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops all three.
+run: install var/secret_key
+	@set -a; [ -n "$$SECRET_KEY" ] || SECRET_KEY=$$(cat var/secret_key); \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py collectstatic --noinput -v 0 && \
+	$(PY) manage.py demo_setup --port $(PORT) && \
+	exec $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)
+
+test: install
+	@set -a; SECRET_KEY=$${SECRET_KEY:-test-only-secret-key}; \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key

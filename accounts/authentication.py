@@ -1,0 +1,43 @@
+import hmac
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+
+from accounts.models import API_KEY_VISIBLE_CHARS, ApiKey, hash_api_key_secret
+from config.errors import Unauthorized
+
+KEY_FORMAT = re.compile(r"am_live_[A-Za-z0-9_-]{32,200}")
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Bearer am_live_...`. Every failure raises the same Unauthorized, whatever
+    its cause, so the answer tells an attacker nothing about which keys exist."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer" or not KEY_FORMAT.fullmatch(secret.strip()):
+            raise Unauthorized()
+        secret = secret.strip()
+        digest = hash_api_key_secret(secret)
+        now = timezone.now()
+        candidates = ApiKey.objects.select_related("organization").filter(
+            prefix=secret[:API_KEY_VISIBLE_CHARS]
+        )
+        api_key = None
+        for candidate in candidates:
+            if hmac.compare_digest(candidate.secret_hash, digest):
+                api_key = candidate
+        if api_key is None or not api_key.is_active(now):
+            raise Unauthorized()
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            # At most one write a minute per key, not one per request.
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        request.organization = api_key.organization
+        return (None, api_key)
+
+    def authenticate_header(self, request):
+        return "Bearer"

@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from accounts.services import credit_topup
+
+
+class Command(BaseCommand):
+    help = "Add credit to an organization (a ledger entry)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--organization", required=True, help="organization name")
+        parser.add_argument("--cents", required=True, type=int)
+        parser.add_argument("--note", default="top-up by operator")
+
+    def handle(self, *args, organization, cents, note, **options):
+        if cents <= 0:
+            raise CommandError("--cents must be a positive whole number of cents")
+        try:
+            org = Organization.objects.get(name=organization)
+        except Organization.DoesNotExist as exc:
+            raise CommandError(f"no organization named {organization!r}") from exc
+        entry = credit_topup(organization_id=org.id, cents=cents, note=note)
+        self.stdout.write(
+            f"topped up {org.name!r} by {cents} cents; balance is now "
+            f"{entry.balance_after_cents} cents"
+        )

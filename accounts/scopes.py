@@ -1,0 +1,19 @@
+"""The scopes a key can carry (API.md §1). A scope never implies another."""
+
+NUMBERS_READ = "numbers:read"
+NUMBERS_WRITE = "numbers:write"
+BILLING_READ = "billing:read"
+PLATFORM_INVENTORY_WRITE = "platform:inventory:write"
+WEBHOOKS_READ = "webhooks:read"
+WEBHOOKS_WRITE = "webhooks:write"
+
+ALL = (
+    NUMBERS_READ,
+    NUMBERS_WRITE,
+    BILLING_READ,
+    PLATFORM_INVENTORY_WRITE,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
+)
+# What a customer key gets unless told otherwise: everything but the staff-grade scope.
+CUSTOMER_DEFAULT = tuple(scope for scope in ALL if scope != PLATFORM_INVENTORY_WRITE)

@@ -1,0 +1,218 @@
+"""Every write to organizations, API keys and credit. Credit moves only through
+`post_ledger_entry`, on an organization row locked by `lock_organization`, so the balance is
+always the sum of the ledger and the database's check constraints (balance >= 0, held >= 0,
+held <= balance) are the last line of defence rather than the only one."""
+
+import secrets
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts import scopes as known_scopes
+from accounts.models import (
+    API_KEY_PREFIX,
+    API_KEY_VISIBLE_CHARS,
+    ApiKey,
+    CreditTransaction,
+    Organization,
+    hash_api_key_secret,
+)
+from config.errors import InsufficientCredit
+
+Kind = CreditTransaction.Kind
+
+
+class InvalidScopes(ValueError):
+    pass
+
+
+def organization_create(*, name: str, credit_cents: int = 0, created_by=None) -> Organization:
+    """Create an organization, with an opening top-up when credit_cents > 0."""
+    if credit_cents < 0:
+        raise ValueError("credit must not be negative")
+    with transaction.atomic():
+        organization = Organization.objects.create(name=name)
+        if credit_cents:
+            credit_topup(
+                organization_id=organization.id,
+                cents=credit_cents,
+                note="opening credit",
+                created_by=created_by,
+            )
+    organization.refresh_from_db()
+    return organization
+
+
+def api_key_create(
+    *,
+    organization: Organization,
+    scopes=known_scopes.CUSTOMER_DEFAULT,
+    label: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret. The secret is returned once, here, and only
+    its hash is stored."""
+    scopes = sorted(set(scopes))
+    unknown = [scope for scope in scopes if scope not in known_scopes.ALL]
+    if unknown:
+        raise InvalidScopes(f"unknown scopes: {', '.join(unknown)}")
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)  # 43 URL-safe characters
+    key = ApiKey.objects.create(
+        organization=organization,
+        prefix=secret[:API_KEY_VISIBLE_CHARS],
+        secret_hash=hash_api_key_secret(secret),
+        scopes=scopes,
+        label=label,
+        expires_at=expires_at,
+    )
+    return key, secret
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key; idempotent (the first revocation time is kept)."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db()
+    return api_key
+
+
+def lock_organization(organization_id) -> Organization:
+    """Lock the organization row for the rest of the transaction. Callers that also lock phone
+    numbers take this lock first, always, so two transactions never wait on each other in
+    opposite orders."""
+    assert connection.in_atomic_block, "lock_organization needs a transaction"
+    return Organization.objects.select_for_update().get(pk=organization_id)
+
+
+def post_ledger_entry(
+    *,
+    organization: Organization,
+    kind: str,
+    amount_cents: int = 0,
+    held_change_cents: int = 0,
+    order_id=None,
+    note: str = "",
+    created_by=None,
+) -> CreditTransaction:
+    """Apply one ledger line to a locked organization: the balance moves by amount_cents, the
+    held credit by held_change_cents, and the line records both results."""
+    assert connection.in_atomic_block, "post_ledger_entry needs a transaction"
+    organization.balance_cents += amount_cents
+    organization.held_cents += held_change_cents
+    organization.save(update_fields=["balance_cents", "held_cents"])
+    return CreditTransaction.objects.create(
+        organization=organization,
+        kind=kind,
+        amount_cents=amount_cents,
+        held_change_cents=held_change_cents,
+        balance_after_cents=organization.balance_cents,
+        held_after_cents=organization.held_cents,
+        order_id=order_id,
+        note=note[:500],
+        created_by=created_by,
+    )
+
+
+def ensure_available_credit(organization: Organization, cents: int) -> None:
+    if organization.available_cents < cents:
+        raise InsufficientCredit(
+            required_cents=cents, available_cents=max(organization.available_cents, 0)
+        )
+
+
+@transaction.atomic
+def credit_topup(*, organization_id, cents: int, note: str = "", created_by=None):
+    """Add credit. cents must be positive."""
+    if cents <= 0:
+        raise ValueError("a top-up must be positive")
+    organization = lock_organization(organization_id)
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.TOPUP,
+        amount_cents=cents,
+        note=note,
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def credit_adjust(*, organization_id, cents: int, note: str, created_by=None):
+    """A staff correction, up or down. Never takes available credit below zero: an adjustment
+    down larger than the available credit raises InsufficientCredit and changes nothing."""
+    if cents == 0:
+        raise ValueError("an adjustment must not be zero")
+    if not note.strip():
+        raise ValueError("an adjustment needs a reason")
+    organization = lock_organization(organization_id)
+    if cents < 0:
+        ensure_available_credit(organization, -cents)
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.ADJUSTMENT,
+        amount_cents=cents,
+        note=note,
+        created_by=created_by,
+    )
+
+
+def credit_charge(*, organization: Organization, cents: int, order_id=None, note: str = ""):
+    """Charge available credit now (immediate orders). The organization must be locked."""
+    ensure_available_credit(organization, cents)
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.CHARGE,
+        amount_cents=-cents,
+        order_id=order_id,
+        note=note,
+    )
+
+
+def credit_hold(*, organization: Organization, cents: int, order_id, note: str = ""):
+    """Reserve credit for a backorder: available credit drops, the balance does not."""
+    ensure_available_credit(organization, cents)
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.HOLD,
+        held_change_cents=cents,
+        order_id=order_id,
+        note=note or f"held {cents} cents for order {order_id}",
+    )
+
+
+def credit_charge_held(*, organization: Organization, cents: int, order_id, note: str = ""):
+    """Turn part of a hold into a charge: balance and held credit drop together."""
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.CHARGE,
+        amount_cents=-cents,
+        held_change_cents=-cents,
+        order_id=order_id,
+        note=note,
+    )
+
+
+def credit_release(*, organization: Organization, cents: int, order_id, note: str = ""):
+    """Free the unused part of a hold."""
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.RELEASE,
+        held_change_cents=-cents,
+        order_id=order_id,
+        note=note or f"released {cents} cents held for order {order_id}",
+    )
+
+
+@transaction.atomic
+def credit_refund(*, organization_id, cents: int, note: str, order_id=None, created_by=None):
+    """Give back money that was charged."""
+    if cents <= 0:
+        raise ValueError("a refund must be positive")
+    organization = lock_organization(organization_id)
+    return post_ledger_entry(
+        organization=organization,
+        kind=Kind.REFUND,
+        amount_cents=cents,
+        order_id=order_id,
+        note=note,
+        created_by=created_by,
+    )

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("billing/wallet", views.WalletView.as_view(), name="billing-wallet"),
+]

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from config import views
+
+handler404 = "config.views.handler404"
+handler500 = "config.views.handler500"
+
+# Each app owns its /v1/ routes; the last pattern answers 404 in the envelope for the rest.
+api_v1 = [
+    path("", include("accounts.urls")),
+    path("", include("phone_numbers.urls")),
+    path("", include("orders.urls")),
+    re_path(r"^.*$", views.UnknownApiRoute.as_view()),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("v1/", include(api_v1)),
+]

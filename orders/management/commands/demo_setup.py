@@ -1,0 +1,58 @@
+"""First-run demo for `make run`: a demo organization, a key and some inventory, created once;
+then, every run, the key and a ready `curl`. The key is kept in var/demo-api-key (local
+development only) because the database holds only its hash."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts import scopes
+from accounts.models import Organization
+from accounts.services import api_key_create, organization_create
+
+DEMO_ORGANIZATION = "Demo Organization"
+DEMO_CREDIT_CENTS = 1_000_000
+KEY_FILE = Path(settings.VAR_DIR) / "demo-api-key"
+
+
+class Command(BaseCommand):
+    help = "Create the demo organization, key and inventory on first run; print how to call."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=settings.PORT)
+
+    def handle(self, *args, port, **options):
+        organization = Organization.objects.filter(name=DEMO_ORGANIZATION).first()
+        if organization is None or not KEY_FILE.exists():
+            with transaction.atomic():
+                if organization is None:
+                    organization = organization_create(
+                        name=DEMO_ORGANIZATION, credit_cents=DEMO_CREDIT_CENTS
+                    )
+                _, secret = api_key_create(
+                    organization=organization, scopes=scopes.ALL, label="demo"
+                )
+            KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+            KEY_FILE.write_text(secret + "\n")
+            KEY_FILE.chmod(0o600)
+            self.seed_demo_inventory()
+        secret = KEY_FILE.read_text().strip()
+        base = f"http://127.0.0.1:{port}"
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"Demo organization: {organization.name}",
+                    f"Demo API key:      {secret}",
+                    "",
+                    "Try it:",
+                    f'  curl -s -H "Authorization: Bearer {secret}" {base}/v1/billing/wallet',
+                    "",
+                ]
+            )
+        )
+
+    def seed_demo_inventory(self):
+        """Filled in by the inventory work (seed_inventory)."""

@@ -1,0 +1,150 @@
+"""The only code that claims inventory (available -> assigned). Two ways in:
+
+- `claim_matching_numbers`: N numbers by criteria (bulk orders, fulfilment). On PostgreSQL one
+  `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent claims
+  pass each other's locked rows instead of queueing on them, and a number can never be claimed
+  twice. One statement whatever the quantity.
+- `claim_listed_numbers`: these exact numbers (explicit orders), all or none.
+
+Both must run inside the caller's transaction, after the caller locked the organization (lock
+order: organization, then numbers). On SQLite there are no row locks; the embedded default's
+IMMEDIATE transactions serialize writers, which gives the same guarantee.
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from phone_numbers.models import PhoneNumber
+
+State = PhoneNumber.State
+
+
+@dataclass(frozen=True)
+class Criteria:
+    number_type: str
+    area_code: str | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    inbound_url: str | None = None
+    status_url: str | None = None
+    label: str | None = None
+
+
+class NotEnoughNumbers(Exception):
+    """The claim could not be filled; nothing was claimed."""
+
+    def __init__(self, *, available_count: int, unavailable_numbers: list[str] | None = None):
+        super().__init__(f"only {available_count} numbers available")
+        self.available_count = available_count
+        self.unavailable_numbers = unavailable_numbers
+
+
+def _criteria_sql(criteria: Criteria) -> tuple[str, list]:
+    clauses, params = ["state = %s", "number_type = %s"], [State.AVAILABLE, criteria.number_type]
+    if criteria.area_code:
+        clauses.append("area_code = %s")
+        params.append(criteria.area_code)
+    if criteria.pattern:
+        # The pattern is validated as 1-10 ASCII digits: nothing in it needs LIKE escaping.
+        clauses.append("number LIKE %s")
+        params.append(f"%{criteria.pattern}%")
+    return " AND ".join(clauses), params
+
+
+def _assign_sql(table: str) -> str:
+    return (
+        f"UPDATE {table} SET state = %s, organization_id = %s, order_id = %s, "
+        "inbound_url = %s, status_url = %s, label = %s, assigned_at = %s, updated_at = %s, "
+        "quarantine_ends_at = NULL "
+    )
+
+
+def _assign_params(organization_id, order_id, routing: Routing, now) -> list:
+    # Raw SQL bypasses the fields' adaptation: SQLite stores UUIDs as 32 hex characters and
+    # datetimes as naive UTC text, so adapt the values the way the ORM would.
+    as_db_uuid = PhoneNumber._meta.pk.get_db_prep_value
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    return [
+        State.ASSIGNED,
+        as_db_uuid(organization_id, connection),
+        as_db_uuid(order_id, connection),
+        routing.inbound_url,
+        routing.status_url,
+        routing.label,
+        db_now,
+        db_now,
+    ]
+
+
+def count_matching_available(criteria: Criteria) -> int:
+    where, params = _criteria_sql(criteria)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {PhoneNumber._meta.db_table} WHERE {where}", params)
+        return cursor.fetchone()[0]
+
+
+def claim_matching_numbers(
+    *,
+    organization_id,
+    criteria: Criteria,
+    quantity: int,
+    routing: Routing = Routing(),
+    order_id=None,
+    all_or_nothing: bool = True,
+) -> list[str]:
+    """Claim `quantity` available numbers matching `criteria` for the organization and return
+    them (E.164, sorted). With all_or_nothing, a shortfall raises NotEnoughNumbers and claims
+    nothing; otherwise it claims what there is (fulfilment tops up from inventory this way)."""
+    assert connection.in_atomic_block, "claims run inside the caller's transaction"
+    table = PhoneNumber._meta.db_table
+    where, where_params = _criteria_sql(criteria)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (
+        _assign_sql(table)
+        + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING number"
+    )
+    params = _assign_params(organization_id, order_id, routing, timezone.now())
+    with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *where_params, quantity])
+            numbers = sorted(row[0] for row in cursor.fetchall())
+        if all_or_nothing and len(numbers) < quantity:
+            raise NotEnoughNumbers(available_count=count_matching_available(criteria))
+    return numbers
+
+
+def claim_listed_numbers(
+    *, organization_id, numbers: list[str], routing: Routing = Routing(), order_id=None
+) -> list[str]:
+    """Claim exactly these numbers, all or none. Locks them in primary-key order (so two
+    overlapping orders cannot deadlock), then assigns them if every one is available; otherwise
+    raises NotEnoughNumbers naming the ones that are not, and claims nothing."""
+    assert connection.in_atomic_block, "claims run inside the caller's transaction"
+    locked = list(
+        PhoneNumber.objects.select_for_update()
+        .filter(number__in=numbers)
+        .order_by("pk")
+        .values_list("pk", "number", "state")
+    )
+    available = {number: pk for pk, number, state in locked if state == State.AVAILABLE}
+    unavailable = sorted(set(numbers) - set(available))
+    if unavailable:
+        raise NotEnoughNumbers(available_count=len(available), unavailable_numbers=unavailable)
+    now = timezone.now()
+    PhoneNumber.objects.filter(pk__in=available.values(), state=State.AVAILABLE).update(
+        state=State.ASSIGNED,
+        organization_id=organization_id,
+        order_id=order_id,
+        inbound_url=routing.inbound_url,
+        status_url=routing.status_url,
+        label=routing.label,
+        assigned_at=now,
+        updated_at=now,
+        quarantine_ends_at=None,
+    )
+    return sorted(numbers)

@@ -1,0 +1,98 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from phone_numbers import numbering
+
+
+class NumberType(models.TextChoices):
+    LOCAL = numbering.LOCAL, "Local"
+    TOLL_FREE = numbering.TOLL_FREE, "Toll-free"
+
+
+class PhoneNumber(models.Model):
+    """One number of inventory. Only phone_numbers.allocation claims a number
+    (available -> assigned); only phone_numbers.services releases one."""
+
+    class State(models.TextChoices):
+        AVAILABLE = "available"
+        ASSIGNED = "assigned"
+        QUARANTINED = "quarantined"
+        RETURNED = "returned"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    number = models.CharField(max_length=16, unique=True)
+    number_type = models.CharField(max_length=10, choices=NumberType.choices)
+    area_code = models.CharField(max_length=3)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.AVAILABLE)
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="phone_numbers",
+    )
+    # The bulk order that assigned the number, if any.
+    order = models.ForeignKey(
+        "orders.BulkOrder",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="phone_numbers",
+    )
+    inbound_url = models.URLField(max_length=2048, null=True, blank=True)
+    status_url = models.URLField(max_length=2048, null=True, blank=True)
+    label = models.CharField(max_length=64, null=True, blank=True)
+    sms_enabled = models.BooleanField(default=True)
+    mms_enabled = models.BooleanField(default=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    quarantine_ends_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number"]
+        indexes = [
+            # Claiming: available numbers of a type and area code.
+            models.Index(
+                fields=["number_type", "area_code"],
+                condition=Q(state="available"),
+                name="phonenumber_available_idx",
+            ),
+            # An organization's numbers, newest first (keyset pagination).
+            models.Index(
+                fields=["organization", "-assigned_at", "-id"], name="phonenumber_owned_idx"
+            ),
+            # Quarantines that have ended.
+            models.Index(
+                fields=["quarantine_ends_at"],
+                condition=Q(state="quarantined"),
+                name="phonenumber_quarantine_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state="assigned", organization__isnull=False)
+                | (~Q(state="assigned") & Q(organization__isnull=True)),
+                name="phonenumber_owner_iff_assigned",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class NumberPrice(models.Model):
+    """What one number of a type costs, charged once when it is assigned. Staff edit it."""
+
+    number_type = models.CharField(max_length=10, choices=NumberType.choices, unique=True)
+    price_cents = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number_type"]
+
+    def __str__(self):
+        return f"{self.get_number_type_display()}: {self.price_cents} cents"
