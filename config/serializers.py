@@ -1,6 +1,8 @@
 """Input handling shared by every route: strict types (API.md §1: "5", 5.5, true and null are
 not integers; a number is not a string) and unknown fields refused with 400."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from config.errors import InvalidInput
@@ -52,3 +54,50 @@ def validated_body(request, serializer_class, **context) -> dict:
     serializer = serializer_class(data=data, context={"request": request, **context})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class HttpsURLField(StrictCharField):
+    """An absolute https:// URL of at most 2048 characters (API.md §2). `allow_http` lets a
+    development setting accept plain http:// (webhooks, see WEBHOOKS_ALLOW_PRIVATE_TARGETS)."""
+
+    default_error_messages = {
+        "invalid": "must be an absolute https:// URL of at most 2048 characters"
+    }
+
+    def __init__(self, *, allow_http=False, **kwargs):
+        self.allow_http = allow_http
+        kwargs.setdefault("max_length", 2048)
+        kwargs.setdefault("error_messages", {"max_length": self.default_error_messages["invalid"]})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value == "":
+            return value
+        schemes = ("https", "http") if self.allow_http else ("https",)
+        try:
+            URLValidator(schemes=list(schemes))(value)
+        except DjangoValidationError:
+            self.fail("invalid")
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            self.fail("invalid")
+        return value
+
+
+class LabelField(StrictCharField):
+    """At most 64 printable characters."""
+
+    default_error_messages = {"invalid": "must be at most 64 printable characters"}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("error_messages", {"max_length": self.default_error_messages["invalid"]})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        # isprintable() refuses control characters and also format characters such as
+        # right-to-left marks, which make a label display as something it is not.
+        if not value.isprintable():
+            self.fail("invalid")
+        return value
