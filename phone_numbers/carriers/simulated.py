@@ -36,7 +36,7 @@ class SimulatedCarrier(Carrier):
             return ":".join([REF_PREFIX, "none", *ref_fields])
         fields = [
             REF_PREFIX,
-            f"{time.time():.3f}",
+            str(int(time.time() * 1000)),  # placed at, in ms (rounded down)
             f"{float(settings.SIMULATED_CARRIER_DELAY_SECONDS):g}",
             f"{float(settings.SIMULATED_CARRIER_FAILURE_RATE):g}",
             criteria.number_type,
@@ -52,7 +52,11 @@ class SimulatedCarrier(Carrier):
             return CarrierOrderStatus(pending=False, failed_count=int(parts[4]))
         try:
             prefix, placed_at, delay, failure_rate, number_type, area_code, quantity, seed = parts
-            placed_at, delay, failure_rate = float(placed_at), float(delay), float(failure_rate)
+            placed_at, delay, failure_rate = (
+                int(placed_at) / 1000,
+                float(delay),
+                float(failure_rate),
+            )
             quantity = int(quantity)
         except ValueError as exc:
             raise CarrierError(f"not a simulated carrier reference: {ref!r}") from exc
