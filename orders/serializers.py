@@ -36,9 +36,10 @@ class BulkOrderInput(InputSerializer):
     pattern = StrictCharField(
         required=False, allow_null=True, error_messages=_every("must be 1 to 10 digits")
     )
-    inbound_url = HttpsURLField(required=False, allow_null=True)
-    status_url = HttpsURLField(required=False, allow_null=True)
-    label = LabelField(required=False, allow_null=True)
+    # Omitted, null or "" all mean "not set".
+    inbound_url = HttpsURLField(required=False, allow_null=True, allow_blank=True)
+    status_url = HttpsURLField(required=False, allow_null=True, allow_blank=True)
+    label = LabelField(required=False, allow_null=True, allow_blank=True)
     mode = StrictCharField(
         required=False,
         default=MODE_ATOMIC,

@@ -356,3 +356,15 @@ def test_it_keeps_counts_consistent_for_many_orgs(db):
     order = BulkOrder.objects.get()
     assert order.assigned_count + order.pending_count + order.failed_count == order.quantity
     assert CreditTransaction.objects.filter(order_id=order.id).count() == 1
+
+
+def test_it_treats_empty_routing_as_unset(alice, alice_org):
+    make_numbers(1)
+
+    response = alice.post(
+        BULK, {"quantity": 1, "inbound_url": "", "status_url": None, "label": "", "area_code": None}
+    )
+
+    assert response.status_code == 200
+    number = PhoneNumber.objects.get(organization=alice_org)
+    assert (number.inbound_url, number.status_url, number.label) == (None, None, None)
