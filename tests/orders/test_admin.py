@@ -25,6 +25,7 @@ def test_it_lists_and_finds_orders_by_number(staff_client, alice, settings):
     assert str(order.id) in staff_client.get(CHANGELIST).content.decode()
     assert str(order.id) in staff_client.get(CHANGELIST, {"q": "+14155557002"}).content.decode()
     assert str(order.id) in staff_client.get(CHANGELIST, {"q": "pool-a"}).content.decode()
+    assert str(order.id) in staff_client.get(CHANGELIST, {"q": str(order.id)}).content.decode()
     assert str(order.id) not in staff_client.get(CHANGELIST, {"q": "+19999"}).content.decode()
     assert staff_client.get(CHANGELIST, {"status__exact": "complete"}).status_code == 200
 
