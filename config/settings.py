@@ -208,3 +208,16 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Bulk orders: fulfilment of backorders (issue #4) ---------------------------------------------
+# A processing order with no progress for this long is resumed by the periodic sweeper (a lost
+# message never leaves an order stuck). Keep it above the longest carrier re-check countdown
+# (orders.tasks.MAX_RECHECK_SECONDS, 300 s) so healthy orders are not resumed needlessly.
+BULK_ORDER_STALL_SECONDS = env.int("BULK_ORDER_STALL_SECONDS", default=600)
+BULK_ORDER_SWEEP_SECONDS = env.int("BULK_ORDER_SWEEP_SECONDS", default=60)
+if BULK_ORDER_STALL_SECONDS < 1 or BULK_ORDER_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured("BULK_ORDER_STALL_SECONDS and BULK_ORDER_SWEEP_SECONDS must be >= 1")
+CELERY_BEAT_SCHEDULE["resume-stalled-bulk-orders"] = {
+    "task": "orders.tasks.resume_stalled_bulk_orders",
+    "schedule": BULK_ORDER_SWEEP_SECONDS,
+}
