@@ -207,3 +207,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Idempotency keys (orders/idempotency.py) ----------------------------------------------------
+CELERY_BEAT_SCHEDULE["purge-expired-idempotency-keys"] = {
+    "task": "orders.tasks.purge_expired_idempotency_keys",
+    "schedule": 15 * 60,
+}
