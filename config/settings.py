@@ -221,3 +221,9 @@ CELERY_BEAT_SCHEDULE["resume-stalled-bulk-orders"] = {
     "task": "orders.tasks.resume_stalled_bulk_orders",
     "schedule": BULK_ORDER_SWEEP_SECONDS,
 }
+
+# --- Idempotency keys (orders/idempotency.py) ----------------------------------------------------
+CELERY_BEAT_SCHEDULE["purge-expired-idempotency-keys"] = {
+    "task": "orders.tasks.purge_expired_idempotency_keys",
+    "schedule": 15 * 60,
+}

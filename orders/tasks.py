@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from orders import services
+from orders.idempotency import purge_expired_keys
 from phone_numbers.carriers import CarrierError
 
 # Never schedule further ahead than this: the Redis broker's visibility_timeout (settings) must
@@ -33,3 +34,9 @@ def fulfil_bulk_order(self, order_id: str) -> None:
 def resume_stalled_bulk_orders() -> int:
     """Periodic (beat): resume processing orders with no progress for a while."""
     return len(services.bulk_orders_resume_stalled())
+
+
+@shared_task
+def purge_expired_idempotency_keys() -> int:
+    """Periodic (beat): delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS."""
+    return purge_expired_keys()

@@ -9,6 +9,7 @@ from config.errors import NotFound, ValidationFailed
 from config.responses import ok
 from config.serializers import validated_body
 from orders import selectors, services
+from orders.idempotency import IdempotentCreateMixin
 from orders.serializers import BulkOrderFilter, BulkOrderInput
 from phone_numbers.allocation import Criteria, Routing
 
@@ -20,17 +21,19 @@ def _parse_order_id(raw: str) -> uuid.UUID:
         raise ValidationFailed({"id": "must be a UUID"}) from None
 
 
-class BulkOrderViewSet(viewsets.GenericViewSet):
+class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
     required_scopes = {
         "create": scopes.NUMBERS_WRITE,
         "list": scopes.NUMBERS_READ,
         "retrieve": scopes.NUMBERS_READ,
     }
 
-    def create(self, request):
-        """POST /v1/phone-numbers/bulk. Everything after validation is one service call, so an
-        Idempotency-Key wrapper can replay the (status, body, headers) this returns."""
-        body = validated_body(request, BulkOrderInput)
+    def validate_input(self, request):
+        return validated_body(request, BulkOrderInput)
+
+    def create_validated(self, request, body):
+        """POST /v1/phone-numbers/bulk, after validation (and, with an Idempotency-Key, after
+        the key is claimed: see IdempotentCreateMixin)."""
         placement = services.bulk_order_place(
             organization_id=request.organization.id,
             criteria=Criteria(
