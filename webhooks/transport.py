@@ -111,7 +111,9 @@ def is_public_address(address: IPAddress) -> bool:
         embedded = _embedded_ipv4(address)
         if embedded is not None and not is_public_address(embedded):
             return False
-        if address.ipv4_mapped:  # ::ffff:a.b.c.d is only the IPv4 address in disguise
+        if address.ipv4_mapped or address in _NAT64:
+            # ::ffff:a.b.c.d is the IPv4 address in disguise, and a NAT64 gateway forwards
+            # 64:ff9b::a.b.c.d to a.b.c.d: either is as public as the embedded address.
             return True
         blocked = _BLOCKED_V6
     else:
