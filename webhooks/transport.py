@@ -197,7 +197,10 @@ def post_pinned(
         response.read(64 * 1024, decode_content=False)
         response.release_conn()
     except NewConnectionError as exc:  # before timeouts: urllib3 makes it a subclass of them
-        return Result(None, _ms_since(started), f"connection failed: {exc}"[:500])
+        # The cause is the socket error ("[Errno 111] Connection refused"), without urllib3's
+        # description of its connection object.
+        reason = exc.__cause__ or exc
+        return Result(None, _ms_since(started), f"connection failed: {reason}"[:500])
     except (ConnectTimeoutError, ReadTimeoutError, TimeoutError):
         return Result(None, _ms_since(started), f"timed out after {timeout:g} s")
     except SSLError as exc:

@@ -187,7 +187,7 @@ def test_it_records_a_refused_connection(alice_org, receiver):
     attempt = services.delivery_attempt(delivery_id=event.deliveries.get().id)
 
     assert attempt.status_code is None
-    assert attempt.error.startswith("connection failed")
+    assert attempt.error == "connection failed: [Errno 111] Connection refused"
 
 
 def test_it_delivers_only_to_subscribed_live_endpoints_of_the_organization(
