@@ -8,7 +8,7 @@ SSRF defence in three steps, all at send time (a DNS name can point anywhere by 
    address: IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4).
    Refusing on any (not only the first) keeps a name with one public and one private record
    from being used to reach the private one.
-3. `post_pinned` connects to the checked address itself, never to the hostname, so there is no
+3. `post_pinned` connects to a checked address itself, never to the hostname, so there is no
    second DNS lookup for an attacker to answer differently (DNS rebinding). urllib3 is told the
    original hostname for the TLS SNI and certificate check (`server_hostname`,
    `assert_hostname`) and we send the original `Host` header, so the receiving server sees an
@@ -237,6 +237,13 @@ def send(*, url: str, body: bytes, headers: dict, allow_private: bool) -> Result
             refuse_non_public(hostname, addresses)
     except TargetRefused as exc:
         return Result(None, None, str(exc)[:500])
-    return post_pinned(
-        url=url, address=addresses[0], body=body, headers=headers, timeout=TIMEOUT_SECONDS
-    )
+    for address in addresses:
+        result = post_pinned(
+            url=url, address=address, body=body, headers=headers, timeout=TIMEOUT_SECONDS
+        )
+        # Like a browser, try the next checked address when one refuses the connection (an
+        # IPv6 record on a host that only listens on IPv4); never after a timeout, which
+        # would stretch one attempt past its 10 seconds.
+        if not result.error.startswith("connection failed"):
+            break
+    return result

@@ -176,3 +176,19 @@ def test_it_connects_to_the_checked_address_with_the_original_host_header(
     assert resolved == ["hooks.example.test"]
     assert receiver.requests[0]["headers"]["Host"] == f"hooks.example.test:{receiver.port}"
     assert delivery.status == WebhookDelivery.Status.DELIVERED
+
+
+def test_it_tries_the_next_checked_address_when_one_refuses_the_connection(
+    alice_org, receiver, private_targets_allowed, monkeypatch
+):
+    closed = ipaddress.ip_address("127.0.0.2")  # nothing listens there on the receiver's port
+    monkeypatch.setattr(
+        transport,
+        "resolve_host",
+        lambda hostname, port: [closed, ipaddress.ip_address("127.0.0.1")],
+    )
+
+    delivery, attempt = deliver_to(alice_org, f"http://two.example.test:{receiver.port}/in")
+
+    assert attempt.status_code == 200
+    assert len(receiver.requests) == 1
