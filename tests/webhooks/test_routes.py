@@ -286,3 +286,19 @@ def test_it_validates_the_deliveries_filters(alice, query, details):
 
     assert response.status_code == 422
     assert response.json()["error"]["details"] == details
+
+
+def test_it_lists_deliveries_in_a_constant_number_of_queries(
+    alice, alice_org, django_assert_max_num_queries
+):
+    create(alice)
+    create(alice)
+    for _ in range(5):
+        with transaction.atomic():
+            services.bulk_order_completed(order=make_terminal_order(alice_org))
+
+    # key lookup, deliveries with event and endpoint, their attempts
+    with django_assert_max_num_queries(3):
+        response = alice.get("/v1/webhooks/deliveries")
+
+    assert len(response.json()["data"]) == 10
