@@ -227,3 +227,20 @@ CELERY_BEAT_SCHEDULE["purge-expired-idempotency-keys"] = {
     "task": "orders.tasks.purge_expired_idempotency_keys",
     "schedule": 15 * 60,
 }
+
+# --- Webhooks (issue #8, API.md §5) ------------------------------------------------------------
+# WEBHOOKS_ALLOW_PRIVATE_TARGETS is defined above with the domain settings.
+# Retries of a failed delivery stop this long after the event (a staff redelivery opens a new
+# window); the delay before attempt n+1 is min(max, base * 2^(n-1)), half of it random.
+WEBHOOKS_RETRY_WINDOW_HOURS = env.int("WEBHOOKS_RETRY_WINDOW_HOURS", default=24)
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=30)
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = env.int("WEBHOOKS_RETRY_MAX_DELAY_SECONDS", default=3600)
+if WEBHOOKS_RETRY_WINDOW_HOURS < 1 or WEBHOOKS_RETRY_BASE_SECONDS < 1:
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_WINDOW_HOURS and _BASE_SECONDS must be >= 1")
+if not WEBHOOKS_RETRY_BASE_SECONDS <= WEBHOOKS_RETRY_MAX_DELAY_SECONDS <= 6 * 60 * 60:
+    # Above 6 hours a Redis broker would redeliver the waiting message (visibility_timeout).
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_MAX_DELAY_SECONDS must be between base and 21600")
+CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
+    "task": "webhooks.tasks.enqueue_overdue_webhooks",
+    "schedule": 300.0,
+}
