@@ -45,6 +45,10 @@ class NotEnoughNumbers(Exception):
         self.unavailable_numbers = unavailable_numbers
 
 
+class _Shortfall(Exception):
+    pass
+
+
 class ClaimLost(RuntimeError):
     """A locked, available row was not updated: the row lock is missing. Never expected."""
 
@@ -122,12 +126,17 @@ def claim_matching_numbers(
         + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING number"
     )
     params = _assign_params(organization_id, order_id, routing, timezone.now())
-    with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *where_params, quantity])
-            numbers = sorted(row[0] for row in cursor.fetchall())
-        if all_or_nothing and len(numbers) < quantity:
-            raise NotEnoughNumbers(available_count=count_matching_available(criteria))
+    try:
+        with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *where_params, quantity])
+                numbers = sorted(row[0] for row in cursor.fetchall())
+            if all_or_nothing and len(numbers) < quantity:
+                raise _Shortfall
+    except _Shortfall:
+        # Counted after the savepoint is rolled back, so the numbers this claim took and gave
+        # back are counted as available again.
+        raise NotEnoughNumbers(available_count=count_matching_available(criteria)) from None
     return numbers
 
 
