@@ -57,13 +57,14 @@ def test_it_claims_1_or_1000_listed_numbers_with_the_same_queries(alice_org, sto
 
 def test_a_shortfall_costs_the_same_queries_for_1_and_1000(alice_org, db):
     def queries_for_shortfall(quantity):
-        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-            with pytest.raises(NotEnoughNumbers):
-                claim_matching_numbers(
-                    organization_id=alice_org.id,
-                    criteria=Criteria("local", "999"),
-                    quantity=quantity,
-                )
+        with (
+            transaction.atomic(),
+            CaptureQueriesContext(connection) as queries,
+            pytest.raises(NotEnoughNumbers),
+        ):
+            claim_matching_numbers(
+                organization_id=alice_org.id, criteria=Criteria("local", "999"), quantity=quantity
+            )
         return len(queries)
 
     assert queries_for_shortfall(1) == queries_for_shortfall(1000)
