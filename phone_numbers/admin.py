@@ -1,7 +1,21 @@
 from django.contrib import admin
+from django.core.cache import cache
 from django.db.models import Count
 
 from phone_numbers.models import NumberPrice, PhoneNumber
+
+STATE_COUNTS_CACHE_KEY = "admin:inventory-state-counts"
+STATE_COUNTS_CACHE_SECONDS = 30
+
+
+def inventory_state_counts() -> dict[str, int]:
+    """Numbers per state. A GROUP BY over 1,000,000 rows takes ~0.2 s, so the changelist
+    header shows counts at most 30 seconds old instead of paying that on every page."""
+    counts = cache.get(STATE_COUNTS_CACHE_KEY)
+    if counts is None:
+        counts = dict(PhoneNumber.objects.order_by().values_list("state").annotate(n=Count("pk")))
+        cache.set(STATE_COUNTS_CACHE_KEY, counts, STATE_COUNTS_CACHE_SECONDS)
+    return counts
 
 
 class AreaCodeFilter(admin.SimpleListFilter):
@@ -29,7 +43,11 @@ class AreaCodeFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = (self.value() or "").strip()
-        return queryset.filter(area_code=value) if value else queryset
+        if not value:
+            return queryset
+        # The prefix lets PostgreSQL walk the unique index on `number` (which the changelist
+        # is ordered by) from +1<area code> instead of filtering the whole table in order.
+        return queryset.filter(area_code=value, number__startswith=f"+1{value}")
 
 
 @admin.register(PhoneNumber)
@@ -54,7 +72,7 @@ class PhoneNumberAdmin(admin.ModelAdmin):
         return queryset.filter(number__contains=term), False
 
     def changelist_view(self, request, extra_context=None):
-        counts = dict(PhoneNumber.objects.order_by().values_list("state").annotate(n=Count("pk")))
+        counts = inventory_state_counts()
         extra_context = {
             **(extra_context or {}),
             "state_counts": [
