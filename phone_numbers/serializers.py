@@ -24,7 +24,9 @@ class NumberTypeField(StrictCharField):
     default_error_messages = {"invalid": NUMBER_TYPE_MESSAGE}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"blank": NUMBER_TYPE_MESSAGE})
+        kwargs.setdefault(
+            "error_messages", {"blank": NUMBER_TYPE_MESSAGE, "null": NUMBER_TYPE_MESSAGE}
+        )
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -37,10 +39,13 @@ class NumberTypeField(StrictCharField):
 class AreaCodeField(StrictCharField):
     """Format only; whether it suits the number type is checked by the serializer."""
 
-    default_error_messages = {"invalid": "must be 3 digits"}
+    default_error_messages = {"invalid": "must be a string of 3 digits"}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"blank": "must be 3 digits"})
+        kwargs.setdefault(
+            "error_messages",
+            {"blank": "must be a string of 3 digits", "null": "must be a string of 3 digits"},
+        )
         super().__init__(**kwargs)
 
 
@@ -48,7 +53,7 @@ class PatternField(StrictCharField):
     default_error_messages = {"invalid": PATTERN_MESSAGE}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"blank": PATTERN_MESSAGE})
+        kwargs.setdefault("error_messages", {"blank": PATTERN_MESSAGE, "null": PATTERN_MESSAGE})
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -63,7 +68,7 @@ class E164Field(StrictCharField):
     default_error_messages = {"invalid": E164_MESSAGE}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"blank": E164_MESSAGE})
+        kwargs.setdefault("error_messages", {"blank": E164_MESSAGE, "null": E164_MESSAGE})
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

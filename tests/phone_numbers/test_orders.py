@@ -238,3 +238,11 @@ def test_it_accepts_100_numbers(alice, alice_org, db):
     assert len(response.json()["data"]) == 100
     alice_org.refresh_from_db()
     assert alice_org.balance_cents == 0
+
+
+def test_it_says_which_item_is_not_a_number(alice):
+    response = alice.post(ORDERS, {"numbers": [LOCAL_A, None]})
+
+    assert response.json()["error"]["details"] == {
+        "numbers.1": "must be a US E.164 number: +1 then 10 digits, area code [2-9]XX, not N11"
+    }
