@@ -43,7 +43,6 @@ from phone_numbers.allocation import (
     Routing,
     claim_listed_numbers,
     claim_matching_numbers,
-    count_matching_available,
 )
 from phone_numbers.carriers import get_carrier
 from phone_numbers.models import NumberPrice, PhoneNumber
@@ -129,10 +128,8 @@ def bulk_order_place(
             routing=routing,
             order_id=order.id,
         )
-    except NotEnoughNumbers:
-        # Counted again here rather than taken from the exception: allocation counts inside
-        # the savepoint before it rolls the partial claim back, so its count is too low.
-        available_count = count_matching_available(criteria)
+    except NotEnoughNumbers as shortfall:
+        available_count = shortfall.available_count
     else:
         credit_charge(
             organization=organization,
