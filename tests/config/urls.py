@@ -1,7 +1,8 @@
 """Test-only routes (used with @pytest.mark.urls("tests.config.urls")): a body-echo route to
 exercise parsing, and routes that fail the ways production code can fail."""
 
-from django.db import OperationalError
+import structlog
+from django.db import OperationalError, transaction
 from django.urls import path
 from rest_framework.views import APIView
 
@@ -45,6 +46,21 @@ class DatabaseDownView(APIView):
         raise OperationalError(f"connection to server failed: {INTERNAL_DETAIL}")
 
 
+class EnqueueView(APIView):
+    """Enqueues a task after its transaction commits, the way services do."""
+
+    required_scopes = {"post": scopes.NUMBERS_WRITE}
+
+    def post(self, request):
+        from tests.config.tasks import record_request_id
+
+        structlog.get_logger("tests.view").info("enqueueing")
+        with transaction.atomic():
+            transaction.on_commit(record_request_id.delay)
+        structlog.get_logger("tests.view").info("enqueued")
+        return ok({}, status=202)
+
+
 def plain_django_boom(request):
     """A failure outside DRF (Django's handler500 path)."""
     raise RuntimeError(INTERNAL_DETAIL)
@@ -59,6 +75,7 @@ urlpatterns = [
     path("v1/test/echo", EchoView.as_view()),
     path("v1/test/boom", BoomView.as_view()),
     path("v1/test/database-down", DatabaseDownView.as_view()),
+    path("v1/test/enqueue", EnqueueView.as_view()),
     path("v1/test/plain-boom", plain_django_boom),
     path("v1/test/no-scope", NoScopeView.as_view()),
     *real_urlpatterns,
