@@ -41,7 +41,7 @@ class UnknownApiRoute(APIView):
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/v1/")
+    return request.path == "/v1" or request.path.startswith("/v1/")
 
 
 def handler404(request, exception=None):

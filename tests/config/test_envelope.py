@@ -184,3 +184,20 @@ def test_every_v1_route_is_checked_by_a_scope(alice):
                 continue
             response = alice.__class__().get("/v1/" + route_text)
             assert response.status_code in (401, 405), route_text
+
+
+def test_it_answers_json_whatever_the_accept_header_asks_for(alice):
+    response = alice.get("/v1/billing/wallet", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["success"] is True
+
+
+def test_it_answers_404_in_the_envelope_for_a_non_drf_v1_path(anonymous):
+    response = anonymous.get("/v1")
+
+    # /v1 redirects to /v1/ (APPEND_SLASH), which is an unknown /v1/ path.
+    if response.status_code == 301:
+        response = anonymous.get(response["Location"])
+    assert_error(response, 404, "NOT_FOUND")
