@@ -67,6 +67,28 @@ def test_a_key_created_in_the_admin_is_logged_in_its_history(staff, alice_org):
     assert LogEntry.objects.filter(action_flag=1).count() == 1
 
 
+def test_a_keys_label_scopes_and_expiry_can_be_edited_but_not_its_organization(
+    staff, alice_org, bob_org
+):
+    key, secret = api_key_create(organization=alice_org, scopes=scopes.ALL, label="old")
+
+    response = staff.post(
+        reverse("admin:accounts_apikey_change", args=[key.pk]),
+        {
+            "organization": str(bob_org.pk),
+            "label": "new",
+            "scopes": [scopes.NUMBERS_READ],
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.label, key.scopes, key.organization) == ("new", [scopes.NUMBERS_READ], alice_org)
+    assert Api(secret).get("/v1/billing/wallet").status_code == 403
+
+
 def test_the_admin_refuses_a_key_without_scopes(staff, alice_org):
     response = create_key_in_admin(staff, alice_org, scopes=[])
 

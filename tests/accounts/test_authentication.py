@@ -35,11 +35,14 @@ def failing_clients(alice_org):
     missing = Api()
     wrong_scheme = Api()
     wrong_scheme.client.credentials(HTTP_AUTHORIZATION=f"Token {valid}")
+    empty_bearer = Api()
+    empty_bearer.client.credentials(HTTP_AUTHORIZATION="Bearer ")
     return {
         "missing": missing,
         "malformed": Api("not-a-key"),
         "too short": Api("am_live_short"),
         "wrong scheme": wrong_scheme,
+        "empty bearer": empty_bearer,
         "unknown": Api(unknown),
         "revoked": Api(revoked),
         "expired": Api(expired),

@@ -110,6 +110,7 @@ def test_it_reads_good_values(monkeypatch):
     assert loaded["PORT"] == 9200
     assert loaded["IS_POSTGRES"] is True
     assert loaded["DATABASES"]["default"]["NAME"] == "numbers"
+    assert loaded["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 5
     assert loaded["SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES"] == ["415", "212"]
     assert loaded["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
 
