@@ -201,3 +201,18 @@ def test_it_answers_404_in_the_envelope_for_a_non_drf_v1_path(anonymous):
     if response.status_code == 301:
         response = anonymous.get(response["Location"])
     assert_error(response, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+@pytest.mark.parametrize("path", ["/v1/test/things", "/v1/test/things/42"])
+def test_it_answers_405_on_a_viewset_route_with_or_without_a_key(alice, anonymous, path, method):
+    for client in (alice, anonymous):
+        response = getattr(client.client, method)(path)
+        assert_error(response, 405, "METHOD_NOT_ALLOWED")
+
+
+def test_a_viewset_route_serves_get_and_head_with_its_scope(alice, alice_org):
+    assert alice.get("/v1/test/things/42").json() == {"success": True, "data": {"id": "42"}}
+    assert alice.client.head("/v1/test/things").status_code == 200
+    no_scope = make_api(alice_org, key_scopes=[scopes.BILLING_READ])
+    assert_error(no_scope.get("/v1/test/things"), 403, "FORBIDDEN")

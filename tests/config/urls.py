@@ -4,6 +4,8 @@ exercise parsing, and routes that fail the ways production code can fail."""
 import structlog
 from django.db import OperationalError, transaction
 from django.urls import path
+from rest_framework import viewsets
+from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from accounts import scopes
@@ -71,7 +73,23 @@ class NoScopeView(APIView):
         return ok({})
 
 
+class ThingViewSet(viewsets.ViewSet):
+    """A router-made route, as most /v1/ routes are: list and retrieve only."""
+
+    required_scopes = {"list": scopes.NUMBERS_READ, "retrieve": scopes.NUMBERS_READ}
+
+    def list(self, request):
+        return ok([])
+
+    def retrieve(self, request, pk=None):
+        return ok({"id": pk})
+
+
+router = SimpleRouter(trailing_slash=False)
+router.register("v1/test/things", ThingViewSet, basename="thing")
+
 urlpatterns = [
+    *router.urls,
     path("v1/test/echo", EchoView.as_view()),
     path("v1/test/boom", BoomView.as_view()),
     path("v1/test/database-down", DatabaseDownView.as_view()),
