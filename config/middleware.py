@@ -1,3 +1,5 @@
+import time
+
 import structlog
 from django.conf import settings
 from django.core.signals import request_finished
@@ -25,9 +27,16 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         request.request_id = request_id
+        started = time.perf_counter()
         response = self.get_response(request)
         response["X-Request-Id"] = request_id
-        log.info("request", method=request.method, path=request.path, status=response.status_code)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         return response
 
 
