@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts import scopes
 from accounts.services import api_key_create, organization_create
+from phone_numbers.models import NumberPrice
 
 POSTGRES_ONLY_REASON = (
     "needs PostgreSQL (row locks, SKIP LOCKED, real concurrency): set DATABASE_URL to run it"
@@ -82,3 +83,11 @@ def bob(bob_org):
 @pytest.fixture
 def anonymous(db):
     return Api()
+
+
+@pytest.fixture
+def number_prices(transactional_db):
+    """Transactional tests flush the database, data migrations included: put the default
+    prices back."""
+    for number_type, cents in (("local", 100), ("toll_free", 200)):
+        NumberPrice.objects.get_or_create(number_type=number_type, defaults={"price_cents": cents})

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import CreditTransaction
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import PhoneNumber
 
 
 def make_numbers(count, *, area_code="415", number_type="local", exchange="555", start=7001):
@@ -41,11 +41,3 @@ def fast_carrier(settings):
     settings.SIMULATED_CARRIER_FAILURE_RATE = 0
     settings.SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = []
     return settings
-
-
-@pytest.fixture
-def number_prices(transactional_db):
-    """Transactional tests flush the database, data migrations included: put the default
-    prices back."""
-    for number_type, cents in (("local", 100), ("toll_free", 200)):
-        NumberPrice.objects.get_or_create(number_type=number_type, defaults={"price_cents": cents})

@@ -1,6 +1,6 @@
 """Real concurrency on PostgreSQL: threads with their own database connections racing through
-the HTTP API. transaction=True so every thread sees committed rows; serialized_rollback puts
-the migrated prices back for the tests that run after."""
+the HTTP API. transaction=True so every thread sees committed rows; the flush that follows such
+a test removes the migrated prices, so `number_prices` puts them back first."""
 
 import random
 import threading
@@ -16,7 +16,8 @@ from tests.phone_numbers.conftest import add_numbers
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("number_prices"),
 ]
 
 ORDERS = "/v1/phone-numbers/orders"
