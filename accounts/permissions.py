@@ -10,6 +10,8 @@ def required_scope(view, request) -> str:
     open door."""
     scopes = getattr(view, "required_scopes", None)
     action = getattr(view, "action", None) or request.method.lower()
+    if action == "head":  # Django serves HEAD with the GET handler; it needs GET's scope
+        action = "get"
     if not scopes or action not in scopes:
         raise ImproperlyConfigured(f"{type(view).__name__} declares no scope for {action!r}")
     return scopes[action]
@@ -17,7 +19,10 @@ def required_scope(view, request) -> str:
 
 class HasRequiredScope(BasePermission):
     def has_permission(self, request, view):
-        # A method the route does not serve is 405 before anything else is checked.
+        # A method the route does not serve is 405 before anything else is checked. OPTIONS is
+        # not served (DEFAULT_METADATA_CLASS is None): no scope is declared for it.
+        if request.method == "OPTIONS":
+            raise MethodNotAllowed()
         if getattr(view, "action_map", None) is not None and view.action is None:
             raise MethodNotAllowed()
         if not hasattr(view, request.method.lower()) and not getattr(view, "action_map", None):
