@@ -242,8 +242,9 @@ class EnvelopeAutoSchema(AutoSchema):
             content = response.setdefault("content", {"application/json": {}})
             for media in content.values():
                 media["schema"] = ERROR_REF
-                if not media.get("examples"):
-                    media["examples"] = self._examples_for_status(status)
+                media["examples"] = self._keyed_by_code(
+                    media.get("examples") or self._examples_for_status(status)
+                )
             if not response.get("description"):
                 response["description"] = GENERIC_ERRORS.get(status, ([], status))[1]
             return
@@ -255,6 +256,16 @@ class EnvelopeAutoSchema(AutoSchema):
                 value = example.get("value")
                 if not (isinstance(value, dict) and "success" in value):
                     example["value"] = {"success": True, "data": value}
+
+    @staticmethod
+    def _keyed_by_code(examples: dict) -> dict:
+        """Name each error example by its code (drf-spectacular camelizes names), keeping the
+        declared name only for a second example of one code."""
+        keyed = {}
+        for name, example in examples.items():
+            code = (example.get("value") or {}).get("error", {}).get("code")
+            keyed[name if not code or code in keyed else code] = example
+        return keyed
 
     def _is_envelope(self, schema: dict) -> bool:
         if "success" in schema.get("properties", {}):
@@ -285,13 +296,9 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _example_field(self) -> str:
         serializer = self.get_request_serializer() if self._has_body() else None
-        fields = getattr(serializer, "fields", None) if serializer is not None else None
-        if (
-            fields is None
-            and isinstance(serializer, type)
-            and issubclass(serializer, serializers.BaseSerializer)
-        ):
-            fields = serializer().fields
+        if isinstance(serializer, type) and issubclass(serializer, serializers.BaseSerializer):
+            serializer = serializer()
+        fields = getattr(serializer, "fields", None)
         if fields:
             return next(iter(fields))
         if self._path_parameters():
@@ -340,8 +347,10 @@ class EnvelopeAutoSchema(AutoSchema):
     def _merge_examples(self, response: dict, examples: dict) -> None:
         for media in response.get("content", {}).values():
             existing = media.setdefault("examples", {})
+            codes = {e.get("value", {}).get("error", {}).get("code") for e in existing.values()}
             for name, example in examples.items():
-                existing.setdefault(name, example)
+                if example["value"]["error"]["code"] not in codes:
+                    existing.setdefault(name, example)
 
     def _add_headers(self, status: str, response: dict) -> None:
         headers = response.setdefault("headers", {})
@@ -502,7 +511,7 @@ def bulk_order_create_schema(*, request, response):
             422: error_response(
                 (errors.ValidationFailed, {"quantity": "must be an integer from 1 to 1000"}),
                 OpenApiExample(
-                    "IMMEDIATE_PARTIAL",
+                    "immediate_partial",
                     value=error_example_value(
                         errors.ValidationFailed,
                         details={"mode": "immediate_partial is not yet available"},

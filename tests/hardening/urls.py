@@ -6,6 +6,7 @@ Used by @pytest.mark.urls here and by the gunicorn processes of the rate-limit t
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.views import APIView
 
 from accounts import scopes
@@ -78,7 +79,9 @@ class NumberOut(serializers.ModelSerializer):
         fields = ["id", "number", "number_type", "area_code", "created_at"]
 
 
-class ProbeListView(GenericAPIView):
+class ProbeListView(ListModelMixin, GenericAPIView):
+    """A paginated list, as every list route (config.pagination.KeysetPagination)."""
+
     required_scopes = {"get": scopes.NUMBERS_READ}
     serializer_class = NumberOut
 
@@ -86,8 +89,7 @@ class ProbeListView(GenericAPIView):
         return PhoneNumber.objects.filter(organization=self.request.organization)
 
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(NumberOut(page, many=True).data)
+        return self.list(request)
 
 
 class ProbeDetailView(GenericAPIView):
