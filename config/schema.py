@@ -28,6 +28,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from config import errors
+from config.serializers import InputSerializer
 
 EXAMPLE_REQUEST_ID = "01JTBQH2FZ8K1RXC0WJ4Z9P3VM"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -179,6 +180,12 @@ class EnvelopeAutoSchema(AutoSchema):
         if declared is not None:
             return declared
         return super().get_response_serializers()
+
+    def _postprocess_serializer_schema(self, schema, serializer, direction):
+        schema = super()._postprocess_serializer_schema(schema, serializer, direction)
+        if direction == "request" and isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False  # unknown fields are 400 INVALID_INPUT
+        return schema
 
     def required_scope(self) -> str | None:
         scopes = getattr(self.view, "required_scopes", None) or {}

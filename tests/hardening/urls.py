@@ -3,6 +3,7 @@ route with a JSON body (like POST /v1/phone-numbers/search), a paginated list an
 Used by @pytest.mark.urls here and by the gunicorn processes of the rate-limit test
 (tests.hardening.settings_test_routes)."""
 
+from django.core.validators import RegexValidator
 from django.urls import path
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -37,10 +38,16 @@ class ProbeInput(InputSerializer):
             for key in ("invalid", "min_value", "max_value", "max_string_length", "required")
         },
     )
-    area_code = StrictCharField(required=False, max_length=3)
-    pattern = StrictCharField(required=False, max_length=10)
-    label = LabelField(required=False)
-    inbound_url = HttpsURLField(required=False)
+    # The RegexValidators put the rule in the schema (schemathesis generates from it); the
+    # validate_* methods below are the real check (fullmatch, ASCII digits only).
+    area_code = StrictCharField(
+        required=False, max_length=3, validators=[RegexValidator(r"^[2-9][0-9]{2}$")]
+    )
+    pattern = StrictCharField(
+        required=False, max_length=10, validators=[RegexValidator(r"^[0-9]{1,10}$")]
+    )
+    label = LabelField(required=False, allow_blank=True)  # "" clears, as on real routes
+    inbound_url = HttpsURLField(required=False, allow_blank=True)
 
     def validate_area_code(self, value):
         error = numbering.area_code_error(numbering.LOCAL, value)
