@@ -5,7 +5,7 @@ Done once here, not per view:
   already are, by config.pagination), every 4xx/5xx body is the error envelope;
 - the generic errors each route can answer (400/401/403/404/405/413/415/422/429/500/503, and
   409/422 of Idempotency-Key) are added with an example body unless the view declares them;
-- `X-Request-Id` on every response, `Retry-After` on 429/503/409-in-use, `Location` on 201/202,
+- `X-Request-Id` on every response, `Retry-After` on 429/503/409-in-use, `Location` on 202,
   `WWW-Authenticate` on 401; the `Idempotency-Key` request header on POSTs that create things;
 - the scope a route needs, read from the view's `required_scopes`, in the description and in an
   `x-required-scope` extension.
@@ -61,6 +61,37 @@ HEADERS = {
         "description": "`true` when this is the stored answer to an earlier request with the "
         "same Idempotency-Key.",
         "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+# The request fields of API.md §2 keep one meaning and one rule on every route; state the rules
+# here once so that the schema (and schemathesis, which generates from it) knows them. Applied
+# to request fields of these names where the serializer does not say more. Rules JSON Schema
+# cannot express (N11 area codes, area code vs number type, Django's URL grammar) stay in the
+# serializers; tests/hardening/test_fuzz_schema.py lists them.
+NANP_AREA = "[2-9](?:1[02-9]|[02-9][0-9])"  # [2-9]XX without the N11 service codes
+REQUEST_FIELD_RULES = {
+    "area_code": {"type": "string", "pattern": f"^{NANP_AREA}$"},
+    "pattern": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "mode": {
+        "type": "string",
+        "enum": ["atomic"],
+        "description": "`atomic` only; `immediate_partial` is not yet available (422).",
+    },
+    "inbound_url": {"type": "string", "format": "uri", "pattern": "^https://"},
+    "status_url": {"type": "string", "format": "uri", "pattern": "^https://"},
+    "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+    "number_type": {"type": "string", "enum": ["local", "toll_free"]},
+    "numbers": {
+        "items": {"type": "string", "pattern": f"^\\+1{NANP_AREA}[2-9][0-9]{{6}}$"},
+        "uniqueItems": True,
+    },
+    "ids": {"items": {"type": "string", "format": "uuid"}},
+    "events": {
+        "type": "array",
+        "items": {"type": "string", "enum": ["phone_number.bulk_order.completed"]},
+        "minItems": 1,
+        "maxItems": 10,
     },
 }
 
@@ -181,6 +212,18 @@ class EnvelopeAutoSchema(AutoSchema):
             return declared
         return super().get_response_serializers()
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        rules = REQUEST_FIELD_RULES.get(getattr(field, "field_name", None))
+        if direction == "request" and rules and isinstance(schema, dict) and "$ref" not in schema:
+            schema = copy.deepcopy(schema)
+            for key, value in rules.items():
+                if key == "items" and isinstance(schema.get("items"), dict):
+                    schema["items"] = {**schema["items"], **value}
+                elif key in ("enum", "type", "items") or key not in schema:
+                    schema[key] = copy.deepcopy(value)
+        return schema
+
     def _postprocess_serializer_schema(self, schema, serializer, direction):
         schema = super()._postprocess_serializer_schema(schema, serializer, direction)
         if direction == "request" and isinstance(serializer, InputSerializer):
@@ -229,6 +272,15 @@ class EnvelopeAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
+        if "requestBody" in operation:
+            # A route that takes a body needs one, even if every field is optional ({} is fine,
+            # no body at all is 400 INVALID_INPUT).
+            operation["requestBody"]["required"] = True
+        for parameter in operation.get("parameters", []):
+            # Every resource id of this API is a UUID (a malformed one is 404 or 422).
+            name = parameter.get("name", "")
+            if parameter.get("in") == "path" and (name == "id" or name.endswith("_id")):
+                parameter["schema"] = {"type": "string", "format": "uuid"}
         if self.is_idempotent():
             parameters = operation.setdefault("parameters", [])
             if not any(p.get("name") == "Idempotency-Key" for p in parameters):
@@ -369,7 +421,7 @@ class EnvelopeAutoSchema(AutoSchema):
             retry["required"] = False
             retry["description"] = "`1` on IDEMPOTENCY_KEY_IN_USE."
             headers["Retry-After"] = retry
-        if status in {"201", "202"}:
+        if status == "202":  # accepted for later: where to poll
             headers["Location"] = _header_ref("Location")
         if status == "401":
             headers["WWW-Authenticate"] = _header_ref("WWW-Authenticate")
@@ -529,3 +581,8 @@ def bulk_order_create_schema(*, request, response):
         },
         examples=[OpenApiExample("order", value=BULK_REQUEST_EXAMPLE, request_only=True)],
     )
+
+
+# The declarations of the other apps' routes register themselves on import (they use the
+# helpers above, hence the import at the end).
+from config import schema_routes  # noqa: E402, F401

@@ -80,7 +80,17 @@ def test_it_wraps_a_write_route_in_the_envelope_with_every_generic_error():
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ProbeInputRequest"
     }
+    assert operation["requestBody"]["required"] is True  # no body at all is a 400
     assert "Idempotency-Key" not in json.dumps(operation.get("parameters", []))
+
+
+def test_it_states_the_contract_field_rules_on_request_bodies():
+    schemas = generated_schema("tests.hardening.urls")["components"]["schemas"]
+    probe = schemas["ProbeInputRequest"]
+
+    assert probe["additionalProperties"] is False
+    assert probe["properties"]["inbound_url"]["oneOf"][0]["pattern"] == "^https://"  # or ""
+    assert probe["properties"]["pattern"]["pattern"] == "^[0-9]{1,10}$"
 
 
 def test_it_documents_lists_and_details():
