@@ -239,8 +239,12 @@ class EnvelopeAutoSchema(AutoSchema):
         return bool(self.view.get_authenticators())
 
     def is_idempotent(self) -> bool:
+        # Listed above, flagged on the view, or built on the Idempotency-Key mixin (issue 5).
+        uses_mixin = any(c.__name__ == "IdempotentCreateMixin" for c in type(self.view).__mro__)
         return self.method == "POST" and (
-            (self.method, self.path) in IDEMPOTENT_ROUTES or getattr(self.view, "idempotent", False)
+            (self.method, self.path) in IDEMPOTENT_ROUTES
+            or getattr(self.view, "idempotent", False)
+            or uses_mixin
         )
 
     def is_throttled(self) -> bool:
