@@ -66,6 +66,24 @@ class KeysetPagination(BasePagination):
     def get_paginated_response(self, data):
         return ok(data, meta={"next_cursor": self.next_cursor})
 
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Opaque: the `meta.next_cursor` of the previous page.",
+                "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema):
         return {
             "type": "object",

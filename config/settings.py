@@ -344,3 +344,44 @@ CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
     "task": "webhooks.tasks.enqueue_overdue_webhooks",
     "schedule": 300.0,
 }
+
+# --- Hardening: rate limits and the OpenAPI schema (issue 9; docs/api.md) -----------------------
+# Write requests (POST, PATCH, DELETE) per organization per window; 0 disables the limit. The
+# counter lives in the cache above (config.ratelimit explains its tolerance per backend).
+RATE_LIMIT_WRITES_PER_MINUTE = env.int("RATE_LIMIT_WRITES_PER_MINUTE", default=600)
+RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=60)
+if RATE_LIMIT_WRITES_PER_MINUTE < 0:
+    raise ImproperlyConfigured("RATE_LIMIT_WRITES_PER_MINUTE must be 0 (off) or positive")
+if not 1 <= RATE_LIMIT_WINDOW_SECONDS <= 3600:
+    raise ImproperlyConfigured("RATE_LIMIT_WINDOW_SECONDS must be between 1 and 3600")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["config.ratelimit.OrganizationWriteThrottle"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.schema.EnvelopeAutoSchema"
+# OPTIONS would answer DRF's metadata outside the envelope; it is 405 like any unserved method.
+REST_FRAMEWORK["DEFAULT_METADATA_CLASS"] = None
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Phone numbers API",
+    "DESCRIPTION": (
+        "Search, order and manage US phone numbers. Every response is an envelope: "
+        '`{"success": true, "data": ..., "meta"?}` or `{"success": false, "error": {"code", '
+        '"message", "request_id", "details"?}}`. Conventions: /docs/ and docs/api.md.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "PREPROCESSING_HOOKS": ["config.schema.only_api_routes"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.add_shared_components",
+    ],
+    # One name for the number-type choices, whichever field or filter declares them.
+    "ENUM_NAME_OVERRIDES": {"NumberTypeEnum": "phone_numbers.numbering.NUMBER_TYPES"},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
+}

@@ -211,7 +211,9 @@ def purge_expired_keys(*, batch_size: int = 5000) -> int:
 
 
 class IdempotentCreateMixin:
-    """For a view whose POST creates something (an APIView's `post` or a ViewSet's `create`).
+    """For a view whose POST creates something: a ViewSet routes POST to `create`; an APIView
+    sets `post = IdempotentCreateMixin.create` (the mixin defines no `post` itself, or every
+    route of a ViewSet would advertise POST in its Allow header).
     The view implements `validate_input(request) -> data` (raises 400/422) and
     `create_validated(request, data) -> Response` (calls one service). The mixin validates the
     Idempotency-Key header, then the body, and only then claims the key — so a request that
@@ -225,6 +227,3 @@ class IdempotentCreateMixin:
         return run_idempotently(
             request, key=key, produce=lambda: self.create_validated(request, data)
         )
-
-    def post(self, request, *args, **kwargs):
-        return self.create(request, *args, **kwargs)

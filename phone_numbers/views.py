@@ -30,6 +30,8 @@ class ListedOrderView(IdempotentCreateMixin, APIView):
 
     required_scopes = {"post": scopes.NUMBERS_WRITE}
 
+    post = IdempotentCreateMixin.create
+
     def validate_input(self, request):
         return validated_body(request, ListedOrderInput)
 

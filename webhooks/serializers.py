@@ -1,6 +1,7 @@
 import ipaddress
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from urllib3.util import parse_url
 
@@ -12,6 +13,14 @@ MAX_EVENTS = 10
 EVENTS_MESSAGE = f"must be a non-empty list of event types from: {', '.join(EVENT_TYPES)}"
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": sorted(EVENT_TYPES)},
+        "minItems": 1,
+        "maxItems": MAX_EVENTS,
+    }
+)
 class EventTypesField(serializers.Field):
     default_error_messages = {"invalid": EVENTS_MESSAGE}
 

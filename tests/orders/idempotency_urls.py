@@ -27,6 +27,8 @@ class OrderInput(InputSerializer):
 class TestOrderView(IdempotentCreateMixin, APIView):
     required_scopes = {"post": scopes.NUMBERS_WRITE}
 
+    post = IdempotentCreateMixin.create
+
     def validate_input(self, request):
         return validated_body(request, OrderInput)
 

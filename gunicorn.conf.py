@@ -1,0 +1,9 @@
+"""gunicorn reads ./gunicorn.conf.py by default; the Procfiles' command-line flags still win.
+
+Header and request-line limits: gunicorn refuses oversize ones itself with an HTML 431/414 page
+before Django sees the request, i.e. outside the JSON envelope. Raise the header-field limit so
+that a too-long but plausible header (e.g. a 10 KB Idempotency-Key) reaches the API and gets its
+documented 422; what is larger still is refused by gunicorn (documented in docs/api.md)."""
+
+limit_request_field_size = 16384  # bytes per header line (gunicorn default 8190)
+limit_request_line = 8190  # bytes of "METHOD /path?query HTTP/1.1" (the maximum gunicorn allows)
