@@ -27,7 +27,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env.int("PORT", default=8000)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -208,3 +208,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Back office ----------------------------------------------------------------------------------
+# Organizations whose available credit is below this are listed on the staff dashboard.
+LOW_CREDIT_THRESHOLD_CENTS = env.int("LOW_CREDIT_THRESHOLD_CENTS", default=1000)
