@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import API_KEY_VISIBLE_CHARS, ApiKey, hash_api_key_secret
+from accounts.permissions import ensure_method_allowed
 from config.errors import Unauthorized
 
 KEY_FORMAT = re.compile(r"am_live_[A-Za-z0-9_-]{32,200}")
@@ -17,6 +18,9 @@ class ApiKeyAuthentication(BaseAuthentication):
     its cause, so the answer tells an attacker nothing about which keys exist."""
 
     def authenticate(self, request):
+        view = (request.parser_context or {}).get("view")
+        if view is not None:
+            ensure_method_allowed(view, request)
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not KEY_FORMAT.fullmatch(secret.strip()):

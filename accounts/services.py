@@ -22,6 +22,10 @@ from config.errors import InsufficientCredit
 
 Kind = CreditTransaction.Kind
 
+# No single credit movement is larger than this (10 billion dollars): far beyond any real
+# top-up, and far below what would overflow the 64-bit balance.
+MAX_CREDIT_MOVE_CENTS = 10**12
+
 
 class InvalidScopes(ValueError):
     pass
@@ -29,8 +33,8 @@ class InvalidScopes(ValueError):
 
 def organization_create(*, name: str, credit_cents: int = 0, created_by=None) -> Organization:
     """Create an organization, with an opening top-up when credit_cents > 0."""
-    if credit_cents < 0:
-        raise ValueError("credit must not be negative")
+    if not 0 <= credit_cents <= MAX_CREDIT_MOVE_CENTS:
+        raise ValueError(f"credit must be from 0 to {MAX_CREDIT_MOVE_CENTS} cents")
     with transaction.atomic():
         organization = Organization.objects.create(name=name)
         if credit_cents:
@@ -123,8 +127,8 @@ def ensure_available_credit(organization: Organization, cents: int) -> None:
 @transaction.atomic
 def credit_topup(*, organization_id, cents: int, note: str = "", created_by=None):
     """Add credit. cents must be positive."""
-    if cents <= 0:
-        raise ValueError("a top-up must be positive")
+    if not 0 < cents <= MAX_CREDIT_MOVE_CENTS:
+        raise ValueError(f"a top-up must be from 1 to {MAX_CREDIT_MOVE_CENTS} cents")
     organization = lock_organization(organization_id)
     return post_ledger_entry(
         organization=organization,
@@ -139,8 +143,10 @@ def credit_topup(*, organization_id, cents: int, note: str = "", created_by=None
 def credit_adjust(*, organization_id, cents: int, note: str, created_by=None):
     """A staff correction, up or down. Never takes available credit below zero: an adjustment
     down larger than the available credit raises InsufficientCredit and changes nothing."""
-    if cents == 0:
-        raise ValueError("an adjustment must not be zero")
+    if cents == 0 or abs(cents) > MAX_CREDIT_MOVE_CENTS:
+        raise ValueError(
+            f"an adjustment must be non-zero and at most {MAX_CREDIT_MOVE_CENTS} cents"
+        )
     if not note.strip():
         raise ValueError("an adjustment needs a reason")
     organization = lock_organization(organization_id)

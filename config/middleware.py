@@ -1,5 +1,8 @@
+import time
+
 import structlog
 from django.conf import settings
+from django.core.signals import request_finished
 from django.http import JsonResponse
 from ulid import ULID
 
@@ -10,7 +13,11 @@ log = structlog.get_logger("request")
 
 class RequestIdMiddleware:
     """Gives every request a fresh ULID: bound into every log line of the request (and every
-    task it enqueues, see config.logging) and answered in `X-Request-Id`."""
+    task it enqueues, see config.logging) and answered in `X-Request-Id`.
+
+    The id stays bound until Django's request_finished signal, not just until this middleware
+    returns: Django logs 4xx/5xx answers ("django.request") after the whole middleware chain,
+    and those lines must carry the id too."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,18 +27,24 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         request.request_id = request_id
-        try:
-            response = self.get_response(request)
-            response["X-Request-Id"] = request_id
-            log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                status=response.status_code,
-            )
-            return response
-        finally:
-            structlog.contextvars.clear_contextvars()
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+
+def _forget_request_id(**kwargs):
+    structlog.contextvars.clear_contextvars()
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="config.middleware.forget_request_id")
 
 
 class BodySizeLimitMiddleware:

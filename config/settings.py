@@ -1,6 +1,8 @@
 """Settings for every environment. Differences come from environment variables (API.md §6);
-there is no per-environment settings file. A bad value stops start-up with a clear message."""
+there is no per-environment settings file. A bad value stops start-up with a clear message
+naming the variable: `env_bool("DEBUG")` refuses "maybe" instead of reading it as False."""
 
+import re
 from pathlib import Path
 
 import environ
@@ -12,7 +14,83 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=False)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bad(name, raw, expected):
+    return ImproperlyConfigured(f"{name}={raw!r} is not valid: expected {expected}")
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise _bad(name, raw, "one of 1/0, true/false, yes/no, on/off")
+
+
+def env_int(name: str, *, default: int, min_value: int | None = None, max_value=None) -> int:
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        value = default
+    else:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _bad(name, raw, "a whole number") from None
+    if (min_value is not None and value < min_value) or (
+        max_value is not None and value > max_value
+    ):
+        bounds = " ".join(
+            part
+            for part in (
+                f">= {min_value}" if min_value is not None else "",
+                f"<= {max_value}" if max_value is not None else "",
+            )
+            if part
+        )
+        raise _bad(name, raw, f"a whole number {bounds}")
+    return value
+
+
+def env_float(name: str, *, default: float, min_value: float, max_value: float) -> float:
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise _bad(name, raw, "a number") from None
+    if not min_value <= value <= max_value:  # also refuses nan
+        raise _bad(name, raw, f"a number from {min_value} to {max_value}")
+    return value
+
+
+def env_choice(name: str, *, default: str, choices) -> str:
+    value = env.str(name, default=default).strip()
+    if value not in choices:
+        raise _bad(name, value, "one of " + ", ".join(choices))
+    return value
+
+
+def env_url(name: str, parse, *, default: str) -> dict:
+    """DATABASE_URL / CACHE_URL through django-environ, with its KeyErrors and odd messages
+    turned into one that names the variable."""
+    raw = env.str(name, default=default)
+    schemes = environ.Env.DB_SCHEMES if parse == env.db else environ.Env.CACHE_SCHEMES
+    if raw.partition("://")[0] not in schemes:
+        raise _bad(name, raw, "a URL with one of the schemes " + ", ".join(sorted(schemes)))
+    try:
+        return parse(name, default=default)
+    except (ImproperlyConfigured, KeyError, ValueError) as exc:
+        raise _bad(name, raw, f"a supported URL ({exc})") from None
+
+
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -24,7 +102,7 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PORT = env.int("PORT", default=8000)
+PORT = env_int("PORT", default=8000, min_value=1, max_value=65535)
 
 INSTALLED_APPS = [
     "config.apps.StaffAdminConfig",
@@ -76,7 +154,9 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": env_url("DATABASE_URL", env.db, default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default is shared by the web server, a worker and beat. WAL lets readers run
     # beside the writer, IMMEDIATE transactions take the write lock up front (so two writers
@@ -88,14 +168,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60, min_value=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql"):
+        # An unreachable server fails a request (503) or /readyz in seconds, not after the
+        # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
 # --- Cache (rate-limit counters shared by every web process) -------------------------------------
-CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+CACHES = {"default": env_url("CACHE_URL", env.cache, default=f"filecache://{VAR_DIR / 'cache'}")}
 
 # --- Auth, i18n, static ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -114,13 +198,16 @@ STORAGES = {
 }
 
 # --- Security (manage.py check --deploy is clean with production-like values) --------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Trust X-Forwarded-Proto only behind a TLS-terminating proxy that sets it (and strips any
+# value a client sent); otherwise a client could claim a plain-HTTP request is secure.
+if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0, min_value=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # The API reads bodies itself with a hard 1 MiB cap (config.middleware); this caps forms.
@@ -133,6 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRequiredScope"],
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AlwaysJSON",
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "config.pagination.KeysetPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -140,7 +228,8 @@ REST_FRAMEWORK = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# "localhost" only to keep kombu from warning "no hostname" on every connection.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     # The embedded broker is a folder of message files shared by web, worker and beat.
@@ -149,6 +238,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        # kombu's default is ./control, relative to wherever the process was started.
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
@@ -164,31 +254,41 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Domain settings ------------------------------------------------------------------------------
-NUMBER_QUARANTINE_DAYS = env.int("NUMBER_QUARANTINE_DAYS", default=30)
-BULK_ORDER_MAX_QUANTITY = env.int("BULK_ORDER_MAX_QUANTITY", default=1000)
-IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
-CARRIER_BACKEND = env.str("CARRIER_BACKEND", default="simulated")
-SIMULATED_CARRIER_DELAY_SECONDS = env.float("SIMULATED_CARRIER_DELAY_SECONDS", default=2.0)
-SIMULATED_CARRIER_FAILURE_RATE = env.float("SIMULATED_CARRIER_FAILURE_RATE", default=0.0)
+NUMBER_QUARANTINE_DAYS = env_int("NUMBER_QUARANTINE_DAYS", default=30, min_value=0, max_value=3650)
+BULK_ORDER_MAX_QUANTITY = env_int(
+    "BULK_ORDER_MAX_QUANTITY", default=1000, min_value=1, max_value=100_000
+)
+IDEMPOTENCY_KEY_TTL_HOURS = env_int(
+    "IDEMPOTENCY_KEY_TTL_HOURS", default=24, min_value=1, max_value=24 * 365
+)
+CARRIER_BACKEND = env_choice("CARRIER_BACKEND", default="simulated", choices=["simulated"])
+SIMULATED_CARRIER_DELAY_SECONDS = env_float(
+    "SIMULATED_CARRIER_DELAY_SECONDS", default=2.0, min_value=0.0, max_value=3600.0
+)
+SIMULATED_CARRIER_FAILURE_RATE = env_float(
+    "SIMULATED_CARRIER_FAILURE_RATE", default=0.0, min_value=0.0, max_value=1.0
+)
 SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = env.list(
     "SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES", default=[]
 )
-WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
-if not 0.0 <= SIMULATED_CARRIER_FAILURE_RATE <= 1.0:
-    raise ImproperlyConfigured("SIMULATED_CARRIER_FAILURE_RATE must be between 0 and 1")
-if SIMULATED_CARRIER_DELAY_SECONDS < 0:
-    raise ImproperlyConfigured("SIMULATED_CARRIER_DELAY_SECONDS must not be negative")
-if not 1 <= BULK_ORDER_MAX_QUANTITY <= 100_000:
-    raise ImproperlyConfigured("BULK_ORDER_MAX_QUANTITY must be between 1 and 100000")
+if not all(
+    re.fullmatch(r"[2-9][0-9]{2}", code) for code in SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES
+):
+    raise ImproperlyConfigured(
+        "SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES must be comma-separated 3-digit area codes"
+    )
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- Logging: one JSON object per line, with the request id bound (config.logging) ---------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -212,3 +312,39 @@ LOGGING = {
 # --- Back office ----------------------------------------------------------------------------------
 # Organizations whose available credit is below this are listed on the staff dashboard.
 LOW_CREDIT_THRESHOLD_CENTS = env.int("LOW_CREDIT_THRESHOLD_CENTS", default=1000)
+
+# --- Bulk orders: fulfilment of backorders (issue #4) ---------------------------------------------
+# A processing order with no progress for this long is resumed by the periodic sweeper (a lost
+# message never leaves an order stuck). Keep it above the longest carrier re-check countdown
+# (orders.tasks.MAX_RECHECK_SECONDS, 300 s) so healthy orders are not resumed needlessly.
+BULK_ORDER_STALL_SECONDS = env.int("BULK_ORDER_STALL_SECONDS", default=600)
+BULK_ORDER_SWEEP_SECONDS = env.int("BULK_ORDER_SWEEP_SECONDS", default=60)
+if BULK_ORDER_STALL_SECONDS < 1 or BULK_ORDER_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured("BULK_ORDER_STALL_SECONDS and BULK_ORDER_SWEEP_SECONDS must be >= 1")
+CELERY_BEAT_SCHEDULE["resume-stalled-bulk-orders"] = {
+    "task": "orders.tasks.resume_stalled_bulk_orders",
+    "schedule": BULK_ORDER_SWEEP_SECONDS,
+}
+
+# --- Idempotency keys (orders/idempotency.py) ----------------------------------------------------
+CELERY_BEAT_SCHEDULE["purge-expired-idempotency-keys"] = {
+    "task": "orders.tasks.purge_expired_idempotency_keys",
+    "schedule": 15 * 60,
+}
+
+# --- Webhooks (issue #8, API.md §5) ------------------------------------------------------------
+# WEBHOOKS_ALLOW_PRIVATE_TARGETS is defined above with the domain settings.
+# Retries of a failed delivery stop this long after the event (a staff redelivery opens a new
+# window); the delay before attempt n+1 is min(max, base * 2^(n-1)), half of it random.
+WEBHOOKS_RETRY_WINDOW_HOURS = env.int("WEBHOOKS_RETRY_WINDOW_HOURS", default=24)
+WEBHOOKS_RETRY_BASE_SECONDS = env.int("WEBHOOKS_RETRY_BASE_SECONDS", default=30)
+WEBHOOKS_RETRY_MAX_DELAY_SECONDS = env.int("WEBHOOKS_RETRY_MAX_DELAY_SECONDS", default=3600)
+if WEBHOOKS_RETRY_WINDOW_HOURS < 1 or WEBHOOKS_RETRY_BASE_SECONDS < 1:
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_WINDOW_HOURS and _BASE_SECONDS must be >= 1")
+if not WEBHOOKS_RETRY_BASE_SECONDS <= WEBHOOKS_RETRY_MAX_DELAY_SECONDS <= 6 * 60 * 60:
+    # Above 6 hours a Redis broker would redeliver the waiting message (visibility_timeout).
+    raise ImproperlyConfigured("WEBHOOKS_RETRY_MAX_DELAY_SECONDS must be between base and 21600")
+CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
+    "task": "webhooks.tasks.enqueue_overdue_webhooks",
+    "schedule": 300.0,
+}

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("phone_numbers.urls")),
     path("", include("orders.urls")),
+    path("", include("webhooks.urls")),
     re_path(r"^.*$", views.UnknownApiRoute.as_view()),
 ]
 

@@ -21,7 +21,7 @@ def readyz(request):
         checks["database"] = "unavailable"
     try:
         with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.5, timeout=2)
     except Exception:  # same for the broker
         checks["broker"] = "unavailable"
     if all(value == "ok" for value in checks.values()):
@@ -41,7 +41,7 @@ class UnknownApiRoute(APIView):
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/v1/")
+    return request.path == "/v1" or request.path.startswith("/v1/")
 
 
 def handler404(request, exception=None):

@@ -1,4 +1,7 @@
+from django.db.models import Prefetch
+
 from orders.models import BulkOrder
+from phone_numbers.models import PhoneNumber
 
 
 def bulk_order_data(order: BulkOrder, assigned_numbers: list[str] | None = None) -> dict:
@@ -30,3 +33,36 @@ def bulk_order_data(order: BulkOrder, assigned_numbers: list[str] | None = None)
             order.completed_at.isoformat().replace("+00:00", "Z") if order.completed_at else None
         ),
     }
+
+
+def bulk_order_placement_data(order: BulkOrder, assigned_numbers: list[str]) -> dict:
+    """The body of POST /v1/phone-numbers/bulk (API.md §2 steps 3 and 4): a filled order
+    hides its id (`order_id: null`), a backorder shows the id to poll."""
+    return {
+        "order_id": str(order.id) if order.is_backorder else None,
+        "status": order.status,
+        "quantity": order.quantity,
+        "assigned_count": order.assigned_count,
+        "pending_count": order.pending_count,
+        "assigned_numbers": assigned_numbers,
+    }
+
+
+def bulk_order_get(*, organization, order_id) -> BulkOrder | None:
+    """An organization's backordered bulk order, or None (unknown, another organization's, or
+    an immediate order, which has no public id)."""
+    return BulkOrder.objects.filter(
+        pk=order_id, organization=organization, is_backorder=True
+    ).first()
+
+
+def bulk_orders_backordered(*, organization):
+    """The organization's backordered bulk orders, with their numbers prefetched."""
+    return BulkOrder.objects.filter(organization=organization, is_backorder=True).prefetch_related(
+        Prefetch("phone_numbers", queryset=PhoneNumber.objects.only("number", "order_id"))
+    )
+
+
+def bulk_order_list_data(order: BulkOrder) -> dict:
+    """bulk_order_data from prefetched numbers (one query per page, not per order)."""
+    return bulk_order_data(order, sorted(number.number for number in order.phone_numbers.all()))

@@ -14,6 +14,7 @@ IMMEDIATE transactions serialize writers, which gives the same guarantee.
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from phone_numbers.models import PhoneNumber
@@ -44,13 +45,29 @@ class NotEnoughNumbers(Exception):
         self.unavailable_numbers = unavailable_numbers
 
 
+class _Shortfall(Exception):
+    pass
+
+
+class ClaimLost(RuntimeError):
+    """A locked, available row was not updated: the row lock is missing. Never expected."""
+
+
+def pattern_condition(pattern: str) -> Q:
+    """`pattern` is a substring of the number's digits. The pattern is validated as 1-10 ASCII
+    digits and an E.164 number is '+' then digits, so a substring of the number is a substring
+    of its digits. On PostgreSQL `LIKE '%415%'` uses the pg_trgm index (3+ digits)."""
+    return Q(number__contains=pattern)
+
+
 def _criteria_sql(criteria: Criteria) -> tuple[str, list]:
     clauses, params = ["state = %s", "number_type = %s"], [State.AVAILABLE, criteria.number_type]
     if criteria.area_code:
         clauses.append("area_code = %s")
         params.append(criteria.area_code)
     if criteria.pattern:
-        # The pattern is validated as 1-10 ASCII digits: nothing in it needs LIKE escaping.
+        # Same rule as pattern_condition. The pattern is validated as 1-10 ASCII digits:
+        # nothing in it needs LIKE escaping.
         clauses.append("number LIKE %s")
         params.append(f"%{criteria.pattern}%")
     return " AND ".join(clauses), params
@@ -109,12 +126,17 @@ def claim_matching_numbers(
         + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING number"
     )
     params = _assign_params(organization_id, order_id, routing, timezone.now())
-    with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *where_params, quantity])
-            numbers = sorted(row[0] for row in cursor.fetchall())
-        if all_or_nothing and len(numbers) < quantity:
-            raise NotEnoughNumbers(available_count=count_matching_available(criteria))
+    try:
+        with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*params, *where_params, quantity])
+                numbers = sorted(row[0] for row in cursor.fetchall())
+            if all_or_nothing and len(numbers) < quantity:
+                raise _Shortfall
+    except _Shortfall:
+        # Counted after the savepoint is rolled back, so the numbers this claim took and gave
+        # back are counted as available again.
+        raise NotEnoughNumbers(available_count=count_matching_available(criteria)) from None
     return numbers
 
 
@@ -125,18 +147,19 @@ def claim_listed_numbers(
     overlapping orders cannot deadlock), then assigns them if every one is available; otherwise
     raises NotEnoughNumbers naming the ones that are not, and claims nothing."""
     assert connection.in_atomic_block, "claims run inside the caller's transaction"
+    wanted = set(numbers)
     locked = list(
         PhoneNumber.objects.select_for_update()
-        .filter(number__in=numbers)
+        .filter(number__in=wanted)
         .order_by("pk")
         .values_list("pk", "number", "state")
     )
     available = {number: pk for pk, number, state in locked if state == State.AVAILABLE}
-    unavailable = sorted(set(numbers) - set(available))
+    unavailable = sorted(wanted - set(available))
     if unavailable:
         raise NotEnoughNumbers(available_count=len(available), unavailable_numbers=unavailable)
     now = timezone.now()
-    PhoneNumber.objects.filter(pk__in=available.values(), state=State.AVAILABLE).update(
+    updated = PhoneNumber.objects.filter(pk__in=available.values(), state=State.AVAILABLE).update(
         state=State.ASSIGNED,
         organization_id=organization_id,
         order_id=order_id,
@@ -147,4 +170,8 @@ def claim_listed_numbers(
         updated_at=now,
         quarantine_ends_at=None,
     )
-    return sorted(numbers)
+    if updated != len(available):
+        # Cannot happen while the rows above are locked; if someone removes the lock, fail
+        # loudly (the caller's transaction rolls back) rather than sell a number twice.
+        raise ClaimLost(f"claimed {updated} of {len(available)} locked numbers")
+    return sorted(wanted)

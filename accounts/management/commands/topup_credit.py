@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
-from accounts.services import credit_topup
+from accounts.services import MAX_CREDIT_MOVE_CENTS, credit_topup
 
 
 class Command(BaseCommand):
@@ -13,8 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="top-up by operator")
 
     def handle(self, *args, organization, cents, note, **options):
-        if cents <= 0:
-            raise CommandError("--cents must be a positive whole number of cents")
+        if not 0 < cents <= MAX_CREDIT_MOVE_CENTS:
+            raise CommandError(f"--cents must be a whole number from 1 to {MAX_CREDIT_MOVE_CENTS}")
+        if len(note) > 500:
+            raise CommandError("--note must be at most 500 characters")
         try:
             org = Organization.objects.get(name=organization)
         except Organization.DoesNotExist as exc:

@@ -53,6 +53,52 @@ class Command(BaseCommand):
                 ]
             )
         )
+        self.print_bulk_demo(secret=secret, base=base)
 
     def seed_demo_inventory(self):
-        """Filled in by the inventory work (seed_inventory)."""
+        """A few thousand local numbers in 415, 212 and 312 and some toll-free ones. 646 is
+        left with none on purpose, so a bulk order there shows a backorder."""
+        from phone_numbers.models import PhoneNumber
+        from phone_numbers.services import inventory_seed
+
+        if PhoneNumber.objects.exists():
+            return  # the key file was lost, not the inventory: do not add more
+        local = inventory_seed(
+            count=3000, number_type="local", area_codes=["415", "212", "312"], random_seed=1
+        )
+        toll_free = inventory_seed(
+            count=500, number_type="toll_free", area_codes=["800", "888"], random_seed=2
+        )
+        self.stdout.write(
+            f"Demo inventory: {local} local numbers (415, 212, 312), {toll_free} toll-free "
+            "(800, 888); none in 646."
+        )
+
+    def print_bulk_demo(self, *, secret, base):
+        """The bulk-order demo (docs/bulk-orders.md): one order filled at once from the demo
+        inventory, one backordered from the simulated carrier (646 has no demo inventory) that
+        completes a few seconds later, and how to poll it. .ci/new-user-checks runs these."""
+        auth = f'-H "Authorization: Bearer {secret}"'
+        json = '-H "Content-Type: application/json"'
+        url = f"{base}/v1/phone-numbers/bulk"
+        immediate = '{"quantity": 2, "area_code": "415", "label": "demo-now"}'
+        backorder = (
+            '{"quantity": 3, "area_code": "646", "label": "demo-backorder", '
+            '"inbound_url": "https://customer.example/inbound"}'
+        )
+        self.stdout.write(
+            "\n".join(
+                [
+                    "Bulk order, filled at once from inventory (200):",
+                    f"  curl -s -X POST {auth} {json} {url} -d '{immediate}'",
+                    "Bulk order that backorders from the carrier (202 with an order_id):",
+                    f"  curl -s -X POST {auth} {json} {url} -d '{backorder}'",
+                    "Poll it until status is complete (about "
+                    f"{settings.SIMULATED_CARRIER_DELAY_SECONDS:g} s), ORDER_ID from the 202:",
+                    f"  curl -s {auth} {url}/ORDER_ID",
+                    "Your backorders, newest first:",
+                    f"  curl -s {auth} {url}",
+                    "",
+                ]
+            )
+        )

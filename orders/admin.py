@@ -1,0 +1,193 @@
+"""Back office for bulk orders: find an order, see what it assigned and what it cost, and act
+on a processing one. Every action goes through orders.services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from accounts.models import CreditTransaction
+from orders import services
+from orders.models import BulkOrder, IdempotencyKey
+from phone_numbers.models import PhoneNumber
+
+
+class CloseOrderForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), strip=True
+    )
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    fk_name = "order"
+    fields = ("number", "number_type", "area_code", "state", "organization", "label")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "numbers assigned by this order"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BulkOrder)
+class BulkOrderAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "status",
+        "organization",
+        "quantity",
+        "assigned_count",
+        "failed_count",
+        "is_backorder",
+        "label",
+        "age",
+        "created_at",
+    )
+    list_filter = ("status", "is_backorder", "organization", "created_at")
+    list_select_related = ("organization",)
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "label", "request_id")
+    actions = ("retry_fulfilment", "close_orders")
+    inlines = (PhoneNumberInline,)
+    fieldsets = (
+        (None, {"fields": ("id", "organization", "status", "is_backorder", "request_id")}),
+        ("Criteria", {"fields": ("quantity", "number_type", "area_code", "pattern")}),
+        ("Routing", {"fields": ("inbound_url", "status_url", "label")}),
+        (
+            "Progress",
+            {
+                "fields": (
+                    "assigned_count",
+                    "failed_count",
+                    "pending",
+                    "unit_price_cents",
+                    "carrier_order_ref",
+                    "carrier_quantity",
+                    "created_at",
+                    "progressed_at",
+                    "completed_at",
+                    "close_reason",
+                )
+            },
+        ),
+        ("Ledger", {"fields": ("ledger_entries",)}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status and counts change only through services: nothing here is editable.
+        return [f.name for f in BulkOrder._meta.fields] + ["pending", "ledger_entries"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            # A number: "+14155550100", "14155550100" or "4155550100" find its order.
+            digits = term.lstrip("+")
+            if digits.isdigit() and len(digits) >= 4:
+                by_number = PhoneNumber.objects.filter(
+                    order=OuterRef("pk"), number__endswith=digits
+                )
+                queryset |= self.model.objects.filter(Exists(by_number))
+        return queryset, may_have_duplicates
+
+    @admin.display(description="age")
+    def age(self, order):
+        end = order.completed_at or timezone.now()
+        return timesince(order.created_at, end)
+
+    @admin.display(description="pending")
+    def pending(self, order):
+        return order.pending_count
+
+    @admin.display(description="ledger entries of this order")
+    def ledger_entries(self, order):
+        entries = CreditTransaction.objects.filter(order_id=order.id).order_by("created_at", "id")
+        if not entries:
+            return "none"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((e.created_at, e.kind, e.amount_cents, e.held_change_cents, e.note) for e in entries),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>kind</th><th>amount (cents)</th>"
+            "<th>held change (cents)</th><th>note</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.action(description="Retry fulfilment now (processing orders)")
+    def retry_fulfilment(self, request, queryset):
+        retried = sum(services.bulk_order_retry(order_id=order.pk) for order in queryset)
+        skipped = queryset.count() - retried
+        self.message_user(request, f"Fulfilment enqueued for {retried} order(s).")
+        if skipped:
+            self.message_user(request, f"{skipped} order(s) were not processing.", messages.WARNING)
+
+    @admin.action(description="Close processing orders (the remainder fails, hold released)")
+    def close_orders(self, request, queryset):
+        form = CloseOrderForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            closed, skipped = 0, 0
+            for order in queryset:
+                try:
+                    services.bulk_order_close(
+                        order_id=order.pk, reason=f"{form.cleaned_data['reason']} ({request.user})"
+                    )
+                    closed += 1
+                except services.OrderNotProcessing:
+                    skipped += 1
+            self.message_user(request, f"Closed {closed} order(s).")
+            if skipped:
+                self.message_user(
+                    request, f"{skipped} order(s) were not processing.", messages.WARNING
+                )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/orders/bulkorder/close.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Close bulk orders",
+                "orders": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = (
+        "key",
+        "organization",
+        "method",
+        "path",
+        "state",
+        "response_status",
+        "created_at",
+        "expires_at",
+    )
+    list_filter = ("state", "method")
+    search_fields = ("=key", "organization__name", "request_id")
+    list_select_related = ("organization",)
+    readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

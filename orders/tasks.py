@@ -1,0 +1,42 @@
+"""Bulk-order fulfilment tasks: thin, by id, idempotent (the logic is in orders.services)."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from orders import services
+from orders.idempotency import purge_expired_keys
+from phone_numbers.carriers import CarrierError
+
+# Never schedule further ahead than this: the Redis broker's visibility_timeout (settings) must
+# stay longer than any countdown, or a waiting message would be delivered twice.
+MAX_RECHECK_SECONDS = 300
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(CarrierError, OperationalError),
+    retry_backoff=2,  # 2, 4, 8 ... seconds
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=12,  # then the stalled-order sweeper picks the order up again
+)
+def fulfil_bulk_order(self, order_id: str) -> None:
+    """Advance one backordered order; while the carrier is still working on it, check back
+    after the delay it asks for (a new message with a countdown, not a sleeping worker)."""
+    recheck_after = services.bulk_order_fulfil(order_id=order_id)
+    if recheck_after is not None:
+        fulfil_bulk_order.apply_async(
+            (order_id,), countdown=min(recheck_after, MAX_RECHECK_SECONDS)
+        )
+
+
+@shared_task
+def resume_stalled_bulk_orders() -> int:
+    """Periodic (beat): resume processing orders with no progress for a while."""
+    return len(services.bulk_orders_resume_stalled())
+
+
+@shared_task
+def purge_expired_idempotency_keys() -> int:
+    """Periodic (beat): delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS."""
+    return purge_expired_keys()

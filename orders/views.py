@@ -1,0 +1,74 @@
+"""The bulk-order routes (API.md §2). Views parse, call one service or selector, render."""
+
+import uuid
+
+from rest_framework import viewsets
+
+from accounts import scopes
+from config.errors import NotFound, ValidationFailed
+from config.responses import ok
+from config.serializers import validated_body
+from orders import selectors, services
+from orders.idempotency import IdempotentCreateMixin
+from orders.serializers import BulkOrderFilter, BulkOrderInput
+from phone_numbers.allocation import Criteria, Routing
+
+
+def _parse_order_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationFailed({"id": "must be a UUID"}) from None
+
+
+class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
+    required_scopes = {
+        "create": scopes.NUMBERS_WRITE,
+        "list": scopes.NUMBERS_READ,
+        "retrieve": scopes.NUMBERS_READ,
+    }
+
+    def validate_input(self, request):
+        return validated_body(request, BulkOrderInput)
+
+    def create_validated(self, request, body):
+        """POST /v1/phone-numbers/bulk, after validation (and, with an Idempotency-Key, after
+        the key is claimed: see IdempotentCreateMixin)."""
+        placement = services.bulk_order_place(
+            organization_id=request.organization.id,
+            criteria=Criteria(
+                number_type=body["number_type"],
+                area_code=body.get("area_code"),
+                pattern=body.get("pattern"),
+            ),
+            quantity=body["quantity"],
+            routing=Routing(
+                inbound_url=body.get("inbound_url") or None,
+                status_url=body.get("status_url") or None,
+                label=body.get("label") or None,
+            ),
+            request_id=getattr(request, "request_id", ""),
+        )
+        data = selectors.bulk_order_placement_data(placement.order, placement.assigned_numbers)
+        if placement.is_backorder:
+            location = f"/v1/phone-numbers/bulk/{placement.order.id}"
+            return ok(data, status=202, headers={"Location": location})
+        return ok(data)
+
+    def retrieve(self, request, order_id):
+        order = selectors.bulk_order_get(
+            organization=request.organization, order_id=_parse_order_id(order_id)
+        )
+        if order is None:
+            raise NotFound()
+        return ok(selectors.bulk_order_data(order))
+
+    def list(self, request):
+        queryset = selectors.bulk_orders_backordered(organization=request.organization)
+        filterset = BulkOrderFilter(request.query_params, queryset=queryset)
+        if not filterset.is_valid():
+            raise ValidationFailed(
+                {field: str(errors[0]) for field, errors in filterset.errors.items()}
+            )
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response([selectors.bulk_order_list_data(o) for o in page])

@@ -1,0 +1,126 @@
+"""Settings come from the environment and fail loudly on a bad value (API.md §6)."""
+
+import os
+import runpy
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+SETTINGS_FILE = settings.BASE_DIR / "config" / "settings.py"
+
+PRODUCTION_LIKE = {
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "api.example.com",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "TRUST_X_FORWARDED_PROTO": "1",
+}
+
+
+def load_settings(monkeypatch, **environment):
+    """Evaluate config/settings.py afresh under `environment` (on top of a valid base)."""
+    for name in list(os.environ):
+        if name in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"} or name in environment:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", "x" * 60)
+    for name, value in environment.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return runpy.run_path(str(SETTINGS_FILE))
+
+
+def test_manage_py_check_deploy_is_clean_with_production_like_values(tmp_path):
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **PRODUCTION_LIKE}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_it_refuses_to_start_without_a_secret_key_outside_debug(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set"):
+        load_settings(monkeypatch, SECRET_KEY="", DEBUG="0")
+
+
+def test_it_starts_without_a_secret_key_in_debug(monkeypatch):
+    loaded = load_settings(monkeypatch, SECRET_KEY="", DEBUG="1")
+
+    assert loaded["DEBUG"] is True
+    assert len(loaded["SECRET_KEY"]) >= 50
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("DEBUG", "maybe"),
+        ("PORT", "eighty"),
+        ("PORT", "0"),
+        ("PORT", "70000"),
+        ("SECURE_HSTS_SECONDS", "-1"),
+        ("SECURE_SSL_REDIRECT", "sometimes"),
+        ("DATABASE_URL", "not-a-url"),
+        ("DATABASE_URL", "foo://db/x"),
+        ("CACHE_URL", "nope://cache"),
+        ("LOG_LEVEL", "LOUD"),
+        ("BULK_ORDER_MAX_QUANTITY", "0"),
+        ("NUMBER_QUARANTINE_DAYS", "thirty"),
+        ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
+        ("CARRIER_BACKEND", "acme"),
+        ("SIMULATED_CARRIER_FAILURE_RATE", "1.5"),
+        ("SIMULATED_CARRIER_FAILURE_RATE", "nan"),
+        ("SIMULATED_CARRIER_DELAY_SECONDS", "-2"),
+        ("SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES", "415,41x"),
+        ("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "perhaps"),
+    ],
+)
+def test_it_fails_loudly_on_a_bad_value_naming_the_variable(monkeypatch, name, value):
+    with pytest.raises(ImproperlyConfigured, match=name):
+        load_settings(monkeypatch, **{name: value})
+
+
+def test_it_reads_good_values(monkeypatch):
+    loaded = load_settings(
+        monkeypatch,
+        DEBUG="true",
+        PORT="9200",
+        DATABASE_URL="postgres://app@db.internal:5432/numbers",
+        CACHE_URL="rediscache://127.0.0.1:6379/3",
+        SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES="415,212",
+        TRUST_X_FORWARDED_PROTO="1",
+    )
+
+    assert loaded["DEBUG"] is True
+    assert loaded["PORT"] == 9200
+    assert loaded["IS_POSTGRES"] is True
+    assert loaded["DATABASES"]["default"]["NAME"] == "numbers"
+    assert loaded["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 5
+    assert loaded["SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES"] == ["415", "212"]
+    assert loaded["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def test_the_embedded_sqlite_default_is_set_up_for_web_and_worker_together(monkeypatch):
+    loaded = load_settings(monkeypatch)
+
+    database = loaded["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert database["OPTIONS"]["timeout"] >= 5
+    assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
+    assert loaded["CELERY_BROKER_URL"].startswith("filesystem://")

@@ -1,0 +1,192 @@
+"""End to end with a real Celery worker process on the real broker (not eager mode)."""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+from orders.models import BulkOrder
+from phone_numbers.models import PhoneNumber
+from tests.conftest import make_api, make_org
+from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("number_prices"),
+]
+BULK = "/v1/phone-numbers/bulk"
+ROUTING = {
+    "inbound_url": "https://customer.example/inbound",
+    "status_url": "https://customer.example/status",
+    "label": "e2e-pool",
+}
+
+
+def database_url_of_test_db() -> str:
+    db = settings.DATABASES["default"]
+    credentials = quote(db["USER"] or "", safe="")
+    if db.get("PASSWORD"):
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    """`celery -A config worker` in its own process group, on the test database."""
+
+    def __init__(self, *, beat=False, **env):
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115 (outlives __init__)
+        self.schedule = Path(tempfile.mkdtemp()) / "beat-schedule"
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
+        ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(self.schedule)]
+        self.process = subprocess.Popen(
+            command,
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url_of_test_db(),
+                "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-only-secret-key",
+                **{key: str(value) for key, value in env.items()},
+            },
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-4000:]
+
+
+@pytest.fixture
+def workers():
+    started = []
+
+    def start(**kwargs):
+        worker = Worker(**kwargs)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate, *, timeout, what, workers=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    logs = "\n".join(worker.output() for worker in workers)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+def test_a_backorder_completes_through_a_real_worker(workers):
+    worker = workers(SIMULATED_CARRIER_DELAY_SECONDS=1, SIMULATED_CARRIER_FAILURE_RATE=0)
+    org = make_org("E2E", credit_cents=10_000)
+    api = make_api(org)
+    make_numbers(2, area_code="312")
+
+    response = api.post(BULK, {"quantity": 5, "area_code": "312", "pattern": "555", **ROUTING})
+    assert response.status_code == 202
+    assert response.json()["data"]["assigned_count"] == 0
+    location = response["Location"]
+
+    def complete():
+        data = api.get(location).json()["data"]
+        assert data["assigned_count"] + data["pending_count"] + (data["failed_count"] or 0) == 5
+        return data if data["status"] != "processing" else None
+
+    data = wait_for(complete, timeout=30, what="the order to complete", workers=[worker])
+    assert data["status"] == "complete"
+    assert (data["assigned_count"], data["pending_count"], data["failed_count"]) == (5, 0, None)
+    numbers = PhoneNumber.objects.filter(organization=org)
+    assert sorted(numbers.values_list("number", flat=True)) == data["assigned_numbers"]
+    assert {"+13125557001", "+13125557002"} <= set(data["assigned_numbers"])
+    for number in numbers:
+        assert (number.state, number.area_code, number.number_type) == ("assigned", "312", "local")
+        assert (number.inbound_url, number.status_url, number.label) == (
+            ROUTING["inbound_url"],
+            ROUTING["status_url"],
+            "e2e-pool",
+        )
+    assert ledger(org)[1:] == [
+        ("hold", 0, 500),
+        ("charge", -200, -200),
+        ("charge", -300, -300),
+    ]
+    assert_ledger_balances(org)
+    org.refresh_from_db()
+    assert (org.balance_cents, org.held_cents) == (9_500, 0)
+
+
+def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
+    first = workers(SIMULATED_CARRIER_DELAY_SECONDS=4)
+    org = make_org("Killed", credit_cents=10_000)
+    api = make_api(org)
+    make_numbers(2, area_code="212")
+    order_id = api.post(BULK, {"quantity": 5, "area_code": "212"}).json()["data"]["order_id"]
+
+    # Mid-fulfilment: inventory claimed and the carrier ordered, delivery not yet assigned.
+    wait_for(
+        lambda: BulkOrder.objects.filter(pk=order_id, carrier_order_ref__isnull=False).exists(),
+        timeout=30,
+        what="the carrier order",
+        workers=[first],
+    )
+    first.kill()
+    order = BulkOrder.objects.get(pk=order_id)
+    assert (order.status, order.assigned_count) == ("processing", 2)
+
+    # The killed worker's message is unacknowledged at the broker; the stalled-order sweeper
+    # (beat) of the worker that comes back resumes the order.
+    second = workers(
+        beat=True,
+        SIMULATED_CARRIER_DELAY_SECONDS=4,
+        BULK_ORDER_STALL_SECONDS=2,
+        BULK_ORDER_SWEEP_SECONDS=1,
+    )
+    wait_for(
+        lambda: BulkOrder.objects.get(pk=order_id).status != "processing",
+        timeout=40,
+        what="the order to complete after the restart",
+        workers=[second],
+    )
+    order = BulkOrder.objects.get(pk=order_id)
+    assert (order.status, order.assigned_count, order.failed_count) == ("complete", 5, 0)
+    assert PhoneNumber.objects.filter(order=order, organization=org).count() == 5
+    assert ledger(org)[1:] == [
+        ("hold", 0, 500),
+        ("charge", -200, -200),
+        ("charge", -300, -300),
+    ]
+    assert_ledger_balances(org)

@@ -1,0 +1,93 @@
+from django.contrib import admin, messages
+
+from webhooks import services
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    # `secret` is left out of every list, form and read-only field on purpose.
+    list_display = ["url", "organization", "events", "is_active", "created_at", "deleted_at"]
+    list_filter = ["is_active", ("deleted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["url", "description", "organization__name"]
+    fields = ["organization", "url", "events", "description", "is_active", "created_at"]
+    readonly_fields = ["organization", "created_at"]
+    list_select_related = ["organization"]
+
+    def has_add_permission(self, request):
+        return False  # created through the API, which issues and shows the secret once
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    fields = ["at", "status_code", "latency_ms", "succeeded", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "event",
+        "endpoint",
+        "organization",
+        "status",
+        "attempt_count",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["status", "endpoint", "organization"]
+    search_fields = ["id", "event__id", "endpoint__url"]
+    list_select_related = ["event", "endpoint", "organization"]
+    readonly_fields = [
+        "event",
+        "endpoint",
+        "organization",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "retry_until",
+        "locked_until",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "created_at",
+    ]
+    fields = readonly_fields
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Redeliver now (dead or retrying deliveries)")
+    def redeliver(self, request, queryset):
+        sent = skipped = 0
+        for delivery_id in queryset.values_list("pk", flat=True):
+            if services.delivery_redeliver(delivery_id=delivery_id):
+                sent += 1
+            else:
+                skipped += 1
+        self.message_user(request, f"{sent} queued for redelivery.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} already delivered, not sent again.", messages.WARNING
+            )
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "type", "organization", "order_id", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["id", "order_id"]
+    readonly_fields = ["id", "type", "organization", "order_id", "body", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
