@@ -16,8 +16,14 @@ SUPPORT_ACTIONS = (
 )
 
 
+class MissingPermission(LookupError):
+    """A permission the support group needs does not exist (a model's Meta.permissions lost it
+    or its migration was not applied)."""
+
+
 def sync_support_group(apps=global_apps, **kwargs) -> None:
-    """Create or update the support group's permissions. Idempotent."""
+    """Create or update the support group's permissions. Idempotent. Raises MissingPermission if
+    one of SUPPORT_ACTIONS does not exist, rather than silently granting less."""
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=SUPPORT_GROUP)
@@ -27,9 +33,15 @@ def sync_support_group(apps=global_apps, **kwargs) -> None:
         )
     )
     for app_label, codename in SUPPORT_ACTIONS:
-        wanted += list(
+        found = list(
             Permission.objects.filter(content_type__app_label=app_label, codename=codename)
         )
+        if not found:
+            raise MissingPermission(
+                f"permission {app_label}.{codename} of the {SUPPORT_GROUP!r} group does not exist; "
+                "add it to the model's Meta.permissions with a migration"
+            )
+        wanted += found
     group.permissions.set(wanted)
 
 
