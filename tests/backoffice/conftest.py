@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
-from config.staff import SUPPORT_GROUP
+from config.staff import SUPPORT_GROUP, sync_support_group
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -19,6 +19,8 @@ def superuser(db):
 
 @pytest.fixture
 def support_user(db):
+    # After a transactional test's flush the group is gone until the next migrate.
+    sync_support_group()
     user = User.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
     return user

@@ -1,6 +1,7 @@
 """Real concurrency on PostgreSQL: threads with their own database connections racing through
-the HTTP API. transaction=True so every thread sees committed rows; serialized_rollback puts
-the migrated prices back for the tests that run after."""
+the HTTP API. transaction=True so every thread sees committed rows; the prices (data migration
+rows, flushed by earlier transactional tests) are put back by a fixture. Not serialized_rollback:
+restoring content types and permissions clashes with those the flush's post_migrate recreates."""
 
 import random
 import threading
@@ -10,14 +11,21 @@ import pytest
 from django.db import connection
 
 from accounts.models import CreditTransaction
-from phone_numbers.models import PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber
 from tests.conftest import make_api, make_org
 from tests.phone_numbers.conftest import add_numbers
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _prices():
+    for number_type, cents in (("local", 100), ("toll_free", 200)):
+        NumberPrice.objects.get_or_create(number_type=number_type, defaults={"price_cents": cents})
+
 
 ORDERS = "/v1/phone-numbers/orders"
 
