@@ -3,6 +3,7 @@ orders, adjusts credit within SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS, and nothing
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts import scopes
@@ -144,11 +145,23 @@ def test_a_superuser_is_not_bound_by_the_support_limit(superuser_client, setting
     assert org.balance_cents == 90_000
 
 
+def test_the_organization_page_offers_the_credit_form_to_support(support_client):
+    org = make_org("Acme")
+
+    page = support_client.get(reverse("admin:accounts_organization_change", args=[org.pk]))
+
+    assert credit_url(org) in page.content.decode()
+
+
 def test_staff_without_the_permission_cannot_reach_the_credit_form(client, django_user_model):
     viewer = django_user_model.objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_organization"))
     client.force_login(viewer)
     org = make_org("Acme")
 
+    page = client.get(reverse("admin:accounts_organization_change", args=[org.pk]))
+
+    assert page.status_code == 200 and credit_url(org) not in page.content.decode()
     assert client.get(credit_url(org)).status_code == 403
 
 
@@ -250,8 +263,6 @@ def test_support_cannot_change_the_audit_log(support_client, support_user):
 
 
 def test_syncing_the_support_group_fails_loudly_when_a_permission_is_missing(db):
-    from django.contrib.auth.models import Permission
-
     Permission.objects.filter(codename="close_bulkorder").delete()
 
     with pytest.raises(MissingPermission, match="orders.close_bulkorder"):
