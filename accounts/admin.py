@@ -20,14 +20,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts import scopes as known_scopes
-from accounts.models import ApiKey, CreditTransaction, Organization
-from accounts.services import (
-    MAX_CREDIT_MOVE_CENTS,
-    api_key_create,
-    api_key_revoke,
-    credit_adjust,
-    credit_topup,
-    organization_create,
+from accounts.models import ApiKey, CreditTransaction, Organization, StaffAction
+from accounts.services import MAX_CREDIT_MOVE_CENTS, organization_create
+from accounts.staff_services import (
+    ADJUST_CREDIT_PERMISSION,
+    CreditLimitExceeded,
+    credit_limit_for,
+    staff_api_key_create,
+    staff_api_key_revoke,
+    staff_credit_move,
 )
 from config.errors import InsufficientCredit
 
@@ -141,6 +142,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     @admin.display(description="credit")
     def credit_actions(self, obj):
+        if not getattr(obj, "can_adjust_credit", False):
+            return format_html('<a href="{}">Full ledger</a>', ledger_url(obj))
         return format_html(
             '<a class="button" href="{}">Top up / adjust credit</a> &nbsp; '
             '<a href="{}">Full ledger</a>',
@@ -207,30 +210,42 @@ class OrganizationAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:  # for credit_actions, which is not given the request
+            obj.can_adjust_credit = self.has_adjust_credit_permission(request, obj)
+        return obj
+
+    def has_adjust_credit_permission(self, request, obj=None):
+        return request.user.has_perm(ADJUST_CREDIT_PERMISSION)
+
     def credit_view(self, request, organization_id):
-        """The only way staff move credit: one ledger line, by this user, with a reason."""
+        """The only way staff move credit: one ledger line, by this user, with a reason, and an
+        audit row (accounts.staff_services.staff_credit_move)."""
         organization = get_object_or_404(Organization, pk=organization_id)
-        if not self.has_change_permission(request, organization):
+        if not self.has_adjust_credit_permission(request, organization):
             raise PermissionDenied
         form = CreditForm(request.POST or None)
+        limit = credit_limit_for(request.user)
+        if limit is not None:
+            form.fields["cents"].help_text += f" You may move at most {limit} cents at a time."
         if request.method == "POST" and form.is_valid():
             kind, cents = form.cleaned_data["kind"], form.cleaned_data["cents"]
             reason = form.cleaned_data["reason"]
             try:
-                if kind == CreditTransaction.Kind.TOPUP:
-                    entry = credit_topup(
-                        organization_id=organization.pk,
-                        cents=cents,
-                        note=reason,
-                        created_by=request.user,
-                    )
-                else:
-                    entry = credit_adjust(
-                        organization_id=organization.pk,
-                        cents=cents,
-                        note=reason,
-                        created_by=request.user,
-                    )
+                entry = staff_credit_move(
+                    user=request.user,
+                    organization_id=organization.pk,
+                    kind=kind,
+                    cents=cents,
+                    reason=reason,
+                )
+            except CreditLimitExceeded as exc:
+                form.add_error(
+                    "cents",
+                    f"Support staff may move at most {exc.limit_cents} cents per top-up or "
+                    "adjustment; ask a superuser for more.",
+                )
             except InsufficientCredit as exc:
                 form.add_error(
                     "cents",
@@ -342,7 +357,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        key, secret = api_key_create(
+        key, secret = staff_api_key_create(
+            user=request.user,
             organization=form.cleaned_data["organization"],
             scopes=form.cleaned_data["scopes"],
             label=form.cleaned_data["label"],
@@ -370,12 +386,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
         revoked = 0
         for key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(api_key=key)
-            revoked += 1
+            revoked += staff_api_key_revoke(user=request.user, api_key=key)
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 
@@ -398,6 +413,39 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "created_by"]
     list_filter = ["kind"]
     search_fields = ["organization__name", "=order_id", "note"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(admin.ModelAdmin):
+    """The audit log of the back office, read-only: written by the staff entry points
+    (<app>/staff_services.py) in the transaction of each change."""
+
+    list_display = ["at", "user", "action", "target_type", "target_repr", "reason"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter), "action", "target_type"]
+    search_fields = ["=target_id", "target_repr", "reason"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+    fields = [
+        "at",
+        "user",
+        "action",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "reason",
+        "details",
+    ]
+    readonly_fields = fields
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -26,6 +26,9 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("adjust_credit", "Can top up or adjust credit (support: within a limit)"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(balance_cents__gte=0), name="balance_not_negative"),
             models.CheckConstraint(condition=Q(held_cents__gte=0), name="held_not_negative"),
@@ -107,3 +110,37 @@ class CreditTransaction(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount_cents:+d}c"
+
+
+class StaffAction(models.Model):
+    """The audit log of the back office: one row per change a staff user made, written in the
+    same transaction as the change by the staff entry points (accounts/audit.py). Read-only."""
+
+    class Action(models.TextChoices):
+        CREDIT_TOPUP = "credit_topup", "credit top-up"
+        CREDIT_ADJUST = "credit_adjust", "credit adjustment"
+        API_KEY_CREATE = "api_key_create", "API key created"
+        API_KEY_REVOKE = "api_key_revoke", "API key revoked"
+        ORDER_CLOSE = "order_close", "bulk order closed"
+        ORDER_RETRY = "order_retry", "bulk order retried"
+        PRICE_CHANGE = "price_change", "price changed"
+        WEBHOOK_REDELIVER = "webhook_redeliver", "webhook redelivered"
+        INVENTORY_IMPORT = "inventory_import", "inventory imported"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")
+    action = models.CharField(max_length=40, choices=Action.choices)
+    # What was changed: "app_label.model", its primary key and how it read at the time.
+    target_type = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="staffaction_target_idx")]
+
+    def __str__(self):
+        return f"{self.user} {self.action} {self.target_repr or self.target_id}"

@@ -105,7 +105,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env_int("PORT", default=8000, min_value=1, max_value=65535)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -308,6 +308,17 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Back office ----------------------------------------------------------------------------------
+# Organizations whose available credit is below this are listed on the staff dashboard.
+LOW_CREDIT_THRESHOLD_CENTS = env.int("LOW_CREDIT_THRESHOLD_CENTS", default=1000)
+# The most a support user (staff, not superuser) may top up or adjust in one ledger line,
+# in absolute value; superusers are not limited by it.
+SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS = env.int(
+    "SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS", default=10_000
+)
+if SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS < 0:
+    raise ImproperlyConfigured("SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS must be >= 0")
 
 # --- Bulk orders: fulfilment of backorders (issue #4) ---------------------------------------------
 # A processing order with no progress for this long is resumed by the periodic sweeper (a lost

@@ -12,6 +12,7 @@ from django.utils.timesince import timesince
 from accounts.models import CreditTransaction
 from orders import services
 from orders.models import BulkOrder, IdempotencyKey
+from orders.staff_services import staff_order_close, staff_order_retry
 from phone_numbers.models import PhoneNumber
 
 
@@ -127,23 +128,32 @@ class BulkOrderAdmin(admin.ModelAdmin):
             rows,
         )
 
-    @admin.action(description="Retry fulfilment now (processing orders)")
+    def has_close_permission(self, request):
+        return request.user.has_perm("orders.close_bulkorder")
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("orders.retry_bulkorder")
+
+    @admin.action(description="Retry fulfilment now (processing orders)", permissions=["retry"])
     def retry_fulfilment(self, request, queryset):
-        retried = sum(services.bulk_order_retry(order_id=order.pk) for order in queryset)
+        retried = sum(staff_order_retry(user=request.user, order_id=order.pk) for order in queryset)
         skipped = queryset.count() - retried
         self.message_user(request, f"Fulfilment enqueued for {retried} order(s).")
         if skipped:
             self.message_user(request, f"{skipped} order(s) were not processing.", messages.WARNING)
 
-    @admin.action(description="Close processing orders (the remainder fails, hold released)")
+    @admin.action(
+        description="Close processing orders (the remainder fails, hold released)",
+        permissions=["close"],
+    )
     def close_orders(self, request, queryset):
         form = CloseOrderForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             closed, skipped = 0, 0
             for order in queryset:
                 try:
-                    services.bulk_order_close(
-                        order_id=order.pk, reason=f"{form.cleaned_data['reason']} ({request.user})"
+                    staff_order_close(
+                        user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"]
                     )
                     closed += 1
                 except services.OrderNotProcessing:

@@ -52,6 +52,10 @@ class BulkOrder(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [
+            ("close_bulkorder", "Can close a processing bulk order"),
+            ("retry_bulkorder", "Can retry fulfilment of a processing bulk order"),
+        ]
         indexes = [
             models.Index(fields=["organization", "-created_at", "-id"], name="bulkorder_org_idx"),
             models.Index(

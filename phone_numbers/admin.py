@@ -1,8 +1,21 @@
-from django.contrib import admin
-from django.core.cache import cache
-from django.db.models import Count
+import io
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from phone_numbers.inventory_csv import validate_inventory_csv
 from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.staff_services import (
+    IMPORT_PERMISSION,
+    staff_inventory_import,
+    staff_price_change,
+)
 
 STATE_COUNTS_CACHE_KEY = "admin:inventory-state-counts"
 STATE_COUNTS_CACHE_SECONDS = 30
@@ -50,8 +63,94 @@ class AreaCodeFilter(admin.SimpleListFilter):
         return queryset.filter(area_code=value, number__startswith=f"+1{value}")
 
 
+# --- Inventory CSV import (issue #7, back office) -------------------------------------------------
+# An upload form on the phone-number changelist. The file is checked by the same validation as
+# the import_inventory command (phone_numbers.inventory_csv) and imported through the same
+# service (inventory_add) via phone_numbers.staff_services, which audits it. Who may import:
+# users with phone_numbers.add_phonenumber (superusers; not the support group).
+
+ADMIN_CSV_MAX_BYTES = 5 * 1024 * 1024  # about 250,000 lines
+ERRORS_SHOWN = 200
+
+
+class InventoryCsvForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV with the header number,number_type (UTF-8, at most 5 MB). Every line is "
+        "checked first; if any is bad, nothing is imported."
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > ADMIN_CSV_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size} bytes; at most {ADMIN_CSV_MAX_BYTES} bytes here "
+                "(use manage.py import_inventory for larger files)."
+            )
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError("The file is not UTF-8 text.") from exc
+        self.cleaned_data["validation"] = validate_inventory_csv(io.StringIO(text, newline=""))
+        return upload
+
+
+class InventoryCsvImportMixin:
+    """Adds /admin/phone_numbers/phonenumber/import-csv/ to the phone-number admin."""
+
+    def has_import_permission(self, request):
+        return request.user.has_perm(IMPORT_PERMISSION)
+
+    def get_urls(self):
+        return [
+            path(
+                "import-csv/",
+                self.admin_site.admin_view(self.import_csv_view),
+                name="phone_numbers_phonenumber_import_csv",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_import_csv": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context=extra_context)
+
+    def import_csv_view(self, request):
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = InventoryCsvForm(request.POST or None, request.FILES or None)
+        errors, error_count = [], 0
+        if request.method == "POST" and form.is_valid():
+            validation = form.cleaned_data["validation"]
+            if validation.ok:
+                upload = form.cleaned_data["file"]
+                added = staff_inventory_import(
+                    user=request.user, validation=validation, filename=upload.name
+                )
+                messages.success(
+                    request,
+                    f"Imported {added} number(s) from {upload.name}; skipped "
+                    f"{len(validation.rows) - added} already in inventory.",
+                )
+                return redirect("admin:phone_numbers_phonenumber_changelist")
+            error_count = len(validation.errors)
+            errors = validation.errors[:ERRORS_SHOWN]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "errors": errors,
+            "error_count": error_count,
+            "errors_hidden": error_count - len(errors),
+            "title": "Import inventory from a CSV file",
+        }
+        return TemplateResponse(request, "admin/phone_numbers/phonenumber/import_csv.html", context)
+
+
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(admin.ModelAdmin):
+class PhoneNumberAdmin(InventoryCsvImportMixin, admin.ModelAdmin):
     """Inventory, read-only here: numbers change state only through allocation and services."""
 
     list_display = ["number", "number_type", "area_code", "state", "organization", "assigned_at"]
@@ -108,3 +207,10 @@ class NumberPriceAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        # Through the audited service (old and new price in accounts.StaffAction).
+        saved = staff_price_change(
+            user=request.user, number_type=obj.number_type, price_cents=obj.price_cents
+        )
+        obj.updated_at = saved.updated_at

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from webhooks import services
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.staff_services import staff_delivery_redeliver
 
 
 @admin.register(WebhookEndpoint)
@@ -66,11 +66,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Redeliver now (dead or retrying deliveries)")
+    @admin.action(description="Redeliver now (dead or retrying deliveries)", permissions=["change"])
     def redeliver(self, request, queryset):
         sent = skipped = 0
         for delivery_id in queryset.values_list("pk", flat=True):
-            if services.delivery_redeliver(delivery_id=delivery_id):
+            if staff_delivery_redeliver(user=request.user, delivery_id=delivery_id):
                 sent += 1
             else:
                 skipped += 1

@@ -20,6 +20,7 @@ pytestmark = [
     pytest.mark.usefixtures("number_prices"),
 ]
 
+
 ORDERS = "/v1/phone-numbers/orders"
 
 

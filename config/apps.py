@@ -1,0 +1,11 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class StaffAdminConfig(AdminConfig):
+    default_site = "config.admin.StaffAdminSite"
+
+    def ready(self):
+        super().ready()
+        from config import staff
+
+        staff.connect()
