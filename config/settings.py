@@ -344,3 +344,19 @@ CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
     "task": "webhooks.tasks.enqueue_overdue_webhooks",
     "schedule": 300.0,
 }
+
+# --- Owned numbers: end of quarantine (issue #6) -------------------------------------------------
+# NUMBER_QUARANTINE_DAYS is defined above with the domain settings. Released numbers whose
+# quarantine has ended go back to inventory when the sweeper next runs, so a number can stay
+# quarantined up to this many seconds longer than NUMBER_QUARANTINE_DAYS.
+NUMBER_QUARANTINE_SWEEP_SECONDS = env_int(
+    "NUMBER_QUARANTINE_SWEEP_SECONDS", default=300, min_value=1, max_value=24 * 60 * 60
+)
+# Numbers per UPDATE (one short transaction each) of the sweeper.
+NUMBER_QUARANTINE_SWEEP_BATCH_SIZE = env_int(
+    "NUMBER_QUARANTINE_SWEEP_BATCH_SIZE", default=1000, min_value=1, max_value=100_000
+)
+CELERY_BEAT_SCHEDULE["end-number-quarantines"] = {
+    "task": "phone_numbers.tasks.end_quarantines",
+    "schedule": NUMBER_QUARANTINE_SWEEP_SECONDS,
+}
