@@ -1,3 +1,5 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -81,9 +83,19 @@ class OwnedNumberViewSet(GenericViewSet):
         "partial_update": scopes.NUMBERS_WRITE,
         "destroy": scopes.NUMBERS_WRITE,
     }
+    serializer_class = PhoneNumberSerializer
     # The resource's created_at is assigned_at (docs/inventory.md): the list pages on it.
     pagination_field = "assigned_at"
 
+    @extend_schema(
+        summary="The organization's numbers, newest first",
+        parameters=[
+            OpenApiParameter("number_type", enum=["local", "toll_free"]),
+            OpenApiParameter("area_code", description="3 digits"),
+            OpenApiParameter("label", description="exact label"),
+            OpenApiParameter("search", description="substring of the number or the label"),
+        ],
+    )
     def list(self, request):
         queryset = selectors.owned_numbers(organization=request.organization)
         filterset = OwnedNumberFilter(request.query_params, queryset=queryset)
@@ -100,6 +112,7 @@ class OwnedNumberViewSet(GenericViewSet):
         )
         return ok(PhoneNumberSerializer(number).data)
 
+    @extend_schema(request=RoutingUpdateInput, summary="Change a number's routing")
     def partial_update(self, request, number_id):
         number_id = _number_id(number_id)
         body = validated_body(request, RoutingUpdateInput)
@@ -110,6 +123,11 @@ class OwnedNumberViewSet(GenericViewSet):
         )
         return ok(PhoneNumberSerializer(number).data)
 
+    @extend_schema(
+        summary="Release a number (quarantine, or return to the carrier)",
+        parameters=[OpenApiParameter("return_to_carrier", bool)],
+        responses=inline_serializer("ReleasedNumber", {"status": serializers.CharField()}),
+    )
     def destroy(self, request, number_id):
         """Release: quarantined, or returned to the carrier with ?return_to_carrier=true (which
         also needs platform:inventory:write; checked before anything is touched)."""
@@ -134,6 +152,17 @@ class BulkReleaseView(APIView):
 
     required_scopes = {"post": scopes.NUMBERS_WRITE}
 
+    @extend_schema(
+        request=BulkReleaseInput,
+        responses=inline_serializer(
+            "BulkRelease",
+            {
+                name: serializers.ListField(child=serializers.UUIDField())
+                for name in ("released", "unknown", "already_released")
+            },
+        ),
+        summary="Release up to 100 numbers",
+    )
     def post(self, request):
         body = validated_body(request, BulkReleaseInput)
         outcome = services.numbers_release(
