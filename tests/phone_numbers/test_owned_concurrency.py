@@ -1,6 +1,7 @@
 """Real concurrency on PostgreSQL for releases and the quarantine sweeper: threads with their
-own connections. transaction=True so every thread sees committed rows; serialized_rollback
-puts the migrated prices back for the tests that run after."""
+own connections. transaction=True so every thread sees committed rows. (Not
+serialized_rollback: restoring its snapshot collides with the content types that an earlier
+transactional test's flush re-created; the prices these tests need are put back by a fixture.)"""
 
 import threading
 from collections import Counter
@@ -11,15 +12,23 @@ from django.db import connection
 from django.utils import timezone
 
 from phone_numbers import services
-from phone_numbers.models import PhoneNumber, PhoneNumberEvent
+from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
 from tests.conftest import make_api, make_org
 from tests.phone_numbers.conftest import add_numbers
 from tests.phone_numbers.owned import give
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("number_prices"),
 ]
+
+
+@pytest.fixture
+def number_prices(transactional_db):
+    """The migrated prices: an earlier transactional test's flush may have removed them."""
+    for number_type, cents in (("local", 100), ("toll_free", 200)):
+        NumberPrice.objects.get_or_create(number_type=number_type, defaults={"price_cents": cents})
 
 
 def race(functions):
