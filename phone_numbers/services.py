@@ -459,14 +459,23 @@ def quarantines_end(*, batch_size: int = 1000, now: datetime | None = None) -> i
     changed meanwhile (returned by staff) no longer matches and is left alone."""
     now = now or timezone.now()
     table = PhoneNumber._meta.db_table
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     db_now = connection.ops.adapt_datetimefield_value(now)
     quarantined = PhoneNumber.State.QUARANTINED
+    batch = (
+        f"SELECT id FROM {table} WHERE state = %s AND quarantine_ends_at <= %s "
+        "ORDER BY quarantine_ends_at LIMIT %s"
+    )
+    if connection.vendor == "postgresql":
+        # ARRAY(...) makes the batch an InitPlan run exactly once. With `id IN (SELECT ...)`
+        # and stale statistics the planner may pick a nested-loop semi join that re-runs the
+        # locking subquery for every row: measured 140 s for 30,000 rows, and LIMIT no longer
+        # bounds the batch (all 30,000 in one UPDATE).
+        picked = f"id = ANY(ARRAY({batch} FOR UPDATE SKIP LOCKED))"
+    else:
+        picked = f"id IN ({batch})"
     sql = (
         f"UPDATE {table} SET state = %s, quarantine_ends_at = NULL, updated_at = %s "
-        f"WHERE state = %s AND id IN (SELECT id FROM {table} "
-        "WHERE state = %s AND quarantine_ends_at <= %s "
-        f"ORDER BY quarantine_ends_at LIMIT %s{lock}) RETURNING id"
+        f"WHERE state = %s AND {picked} RETURNING id"
     )
     total = 0
     while True:

@@ -243,3 +243,24 @@ def test_allocation_writes_the_assignment_with_its_order(alice, alice_org):
     assert by_number["+14155550100"].order_id is None
     assert {event.organization_id for event in events} == {alice_org.id}
     assert all(event.at == event.number.assigned_at for event in events)
+
+
+@pytest.mark.postgres
+def test_each_sweeper_batch_is_bounded_even_with_stale_planner_statistics(alice_org):
+    ids = give(alice_org, *[f"+1415555{n:04d}" for n in range(3000)])
+    with connection.cursor() as cursor:
+        # Statistics say nothing is quarantined: the plan that made `id IN (SELECT ... LIMIT)`
+        # re-run its subquery per row (and ignore the batch size).
+        cursor.execute(f"ANALYZE {PhoneNumber._meta.db_table}")
+    PhoneNumber.objects.filter(pk__in=list(ids.values())).update(
+        state="quarantined",
+        organization=None,
+        assigned_at=None,
+        quarantine_ends_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    with CaptureQueriesContext(connection) as captured:
+        assert services.quarantines_end(batch_size=1000) == 3000
+
+    updates = [q for q in captured if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 4  # 1000, 1000, 1000, then an empty batch
