@@ -126,6 +126,8 @@ class StaffAction(models.Model):
         PRICE_CHANGE = "price_change", "price changed"
         WEBHOOK_REDELIVER = "webhook_redeliver", "webhook redelivered"
         INVENTORY_IMPORT = "inventory_import", "inventory imported"
+        NUMBERS_RELEASE = "numbers_release", "numbers released"
+        NUMBERS_RETURN = "numbers_return", "numbers returned to the carrier"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")

@@ -1,4 +1,4 @@
-from accounts.models import Organization
+from accounts.models import CreditTransaction, Organization
 
 
 def wallet_for(organization: Organization) -> dict:
@@ -8,3 +8,9 @@ def wallet_for(organization: Organization) -> dict:
         "held_cents": organization.held_cents,
         "available_cents": organization.available_cents,
     }
+
+
+def ledger_for(organization: Organization):
+    """The organization's ledger lines (any order: the list route pages newest first on
+    (created_at, id), served by the (organization, -created_at, -id) index)."""
+    return CreditTransaction.objects.filter(organization=organization)

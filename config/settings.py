@@ -396,3 +396,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayOperationId": False},
 }
+
+# --- Owned numbers: end of quarantine (issue #6) -------------------------------------------------
+# NUMBER_QUARANTINE_DAYS is defined above with the domain settings. Released numbers whose
+# quarantine has ended go back to inventory when the sweeper next runs, so a number can stay
+# quarantined up to this many seconds longer than NUMBER_QUARANTINE_DAYS.
+NUMBER_QUARANTINE_SWEEP_SECONDS = env_int(
+    "NUMBER_QUARANTINE_SWEEP_SECONDS", default=300, min_value=1, max_value=24 * 60 * 60
+)
+# Numbers per UPDATE (one short transaction each) of the sweeper.
+NUMBER_QUARANTINE_SWEEP_BATCH_SIZE = env_int(
+    "NUMBER_QUARANTINE_SWEEP_BATCH_SIZE", default=1000, min_value=1, max_value=100_000
+)
+CELERY_BEAT_SCHEDULE["end-number-quarantines"] = {
+    "task": "phone_numbers.tasks.end_quarantines",
+    "schedule": NUMBER_QUARANTINE_SWEEP_SECONDS,
+}

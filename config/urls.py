@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from config import views
+from phone_numbers.urls import id_urlpatterns as phone_number_id_urls
 
 handler404 = "config.views.handler404"
 handler500 = "config.views.handler500"
@@ -12,6 +13,8 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("phone_numbers.urls")),
     path("", include("orders.urls")),
+    # Last of the phone-numbers routes: /phone-numbers/<id> would capture /bulk, /search...
+    path("", include(phone_number_id_urls)),
     path("", include("webhooks.urls")),
     re_path(r"^.*$", views.UnknownApiRoute.as_view()),
 ]

@@ -7,13 +7,16 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 
+from phone_numbers import selectors
 from phone_numbers.inventory_csv import validate_inventory_csv
 from phone_numbers.models import NumberPrice, PhoneNumber
 from phone_numbers.staff_services import (
     IMPORT_PERMISSION,
     staff_inventory_import,
+    staff_numbers_release,
     staff_price_change,
 )
 
@@ -149,8 +152,151 @@ class InventoryCsvImportMixin:
         return TemplateResponse(request, "admin/phone_numbers/phonenumber/import_csv.html", context)
 
 
+# --- Owned numbers (issue #6): the number's history on its page; staff release / return -------
+# Kept apart so the back-office work (issue #7) can wire its audit record into these actions.
+
+
+class StaffReleaseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), strip=True
+    )
+
+
+class NumberHistoryAndReleaseMixin:
+    """The detail page shows the number's history (phone_numbers.selectors.number_history);
+    the changelist has two actions going through phone_numbers.services:
+    - release from their organization (quarantine): users with the phone_numbers
+      `release_phonenumber` permission (superusers have it);
+    - return to the carrier (never sold again): superusers only."""
+
+    actions = ["release_numbers", "return_numbers"]
+    fields = [
+        "id",
+        "number",
+        "number_type",
+        "area_code",
+        "state",
+        "organization",
+        "order",
+        "inbound_url",
+        "status_url",
+        "label",
+        "sms_enabled",
+        "mms_enabled",
+        "assigned_at",
+        "quarantine_ends_at",
+        "created_at",
+        "updated_at",
+        "history",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="history (oldest first)")
+    def history(self, number):
+        events = selectors.number_history(number)
+        if not events:
+            return "none recorded"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "</tr>",
+            (
+                (
+                    event.at,
+                    event.get_kind_display(),
+                    event.organization or "",
+                    self._order_link(event.order_id),
+                    self._actor(event),
+                    event.request_id,
+                    event.note,
+                )
+                for event in events
+            ),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>what</th><th>organization</th><th>order</th>"
+            "<th>by</th><th>request id</th><th>note</th></tr>{}</table>",
+            rows,
+        )
+
+    @staticmethod
+    def _order_link(order_id):
+        if order_id is None:
+            return ""
+        url = reverse("admin:orders_bulkorder_change", args=[order_id])
+        return format_html('<a href="{}">{}</a>', url, order_id)
+
+    @staticmethod
+    def _actor(event) -> str:
+        if event.staff_user_id:
+            return f"staff: {event.staff_user}"
+        if event.api_key_id:
+            return f"API key {event.api_key.prefix}…"
+        return ""
+
+    def has_release_permission(self, request):
+        return request.user.is_active and request.user.has_perm("phone_numbers.release_phonenumber")
+
+    def has_superuser_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(
+        description="Release selected numbers from their organization (quarantine)",
+        permissions=["release"],
+    )
+    def release_numbers(self, request, queryset):
+        return self._staff_release(request, queryset, return_to_carrier=False)
+
+    @admin.action(
+        description="Return selected numbers to the carrier (never sold again)",
+        permissions=["superuser"],
+    )
+    def return_numbers(self, request, queryset):
+        return self._staff_release(request, queryset, return_to_carrier=True)
+
+    def _staff_release(self, request, queryset, *, return_to_carrier: bool):
+        action = "return_numbers" if return_to_carrier else "release_numbers"
+        form = StaffReleaseForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            outcome = staff_numbers_release(
+                user=request.user,
+                number_ids=list(queryset.values_list("pk", flat=True)),
+                return_to_carrier=return_to_carrier,
+                reason=form.cleaned_data["reason"],
+            )
+            verb = "Returned" if return_to_carrier else "Released"
+            self.message_user(request, f"{verb} {len(outcome.changed)} number(s).")
+            if outcome.skipped:
+                self.message_user(
+                    request,
+                    f"{len(outcome.skipped)} number(s) left as they were: "
+                    + ", ".join(outcome.skipped[:20]),
+                    messages.WARNING,
+                )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/phone_numbers/phonenumber/release.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Return numbers to the carrier"
+                if return_to_carrier
+                else "Release numbers from their organization",
+                "return_to_carrier": return_to_carrier,
+                "numbers": queryset.select_related("organization")[:1000],
+                "form": form,
+                "action": action,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+# --- end of issue #6 block ---------------------------------------------------------------------
+
+
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(InventoryCsvImportMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(InventoryCsvImportMixin, NumberHistoryAndReleaseMixin, admin.ModelAdmin):
     """Inventory, read-only here: numbers change state only through allocation and services."""
 
     list_display = ["number", "number_type", "area_code", "state", "organization", "assigned_at"]

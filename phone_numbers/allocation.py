@@ -6,6 +6,9 @@
   twice. One statement whatever the quantity.
 - `claim_listed_numbers`: these exact numbers (explicit orders), all or none.
 
+Each claim also writes one `assigned` history row per number (phone_numbers.history), in one
+more statement whatever the quantity.
+
 Both must run inside the caller's transaction, after the caller locked the organization (lock
 order: organization, then numbers). On SQLite there are no row locks; the embedded default's
 IMMEDIATE transactions serialize writers, which gives the same guarantee.
@@ -17,7 +20,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from phone_numbers.models import PhoneNumber
+from phone_numbers.history import record_from_rows
+from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 
 State = PhoneNumber.State
 
@@ -123,21 +127,26 @@ def claim_matching_numbers(
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     sql = (
         _assign_sql(table)
-        + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING number"
+        + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING id, number"
     )
     params = _assign_params(organization_id, order_id, routing, timezone.now())
     try:
         with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
             with connection.cursor() as cursor:
                 cursor.execute(sql, [*params, *where_params, quantity])
-                numbers = sorted(row[0] for row in cursor.fetchall())
-            if all_or_nothing and len(numbers) < quantity:
+                claimed = cursor.fetchall()
+            if all_or_nothing and len(claimed) < quantity:
                 raise _Shortfall
+            record_from_rows(
+                kind=PhoneNumberEvent.Kind.ASSIGNED,
+                number_ids=[number_id for number_id, _ in claimed],
+                at_column="assigned_at",
+            )
     except _Shortfall:
         # Counted after the savepoint is rolled back, so the numbers this claim took and gave
         # back are counted as available again.
         raise NotEnoughNumbers(available_count=count_matching_available(criteria)) from None
-    return numbers
+    return sorted(number for _, number in claimed)
 
 
 def claim_listed_numbers(
@@ -174,4 +183,9 @@ def claim_listed_numbers(
         # Cannot happen while the rows above are locked; if someone removes the lock, fail
         # loudly (the caller's transaction rolls back) rather than sell a number twice.
         raise ClaimLost(f"claimed {updated} of {len(available)} locked numbers")
+    record_from_rows(
+        kind=PhoneNumberEvent.Kind.ASSIGNED,
+        number_ids=list(available.values()),
+        at_column="assigned_at",
+    )
     return sorted(wanted)

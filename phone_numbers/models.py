@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -86,9 +87,61 @@ class PhoneNumber(models.Model):
                 name="phonenumber_owner_iff_assigned",
             ),
         ]
+        permissions = [
+            # Superusers have it implicitly; returning to the carrier stays superuser-only.
+            ("release_phonenumber", "Can release numbers from their organization (admin)"),
+        ]
 
     def __str__(self):
         return self.number
+
+
+class PhoneNumberEvent(models.Model):
+    """One step in a number's life: assigned (by allocation, with the order if any), released
+    into quarantine or returned to the carrier (by phone_numbers.services, by its organization
+    through the API or by staff), quarantine ended (by the periodic sweeper). Append-only.
+
+    `organization` is the owner the event is about (for a release: the organization that let it
+    go; this is how bulk release tells `already_released` from `unknown`)."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned"
+        RELEASED = "released"  # back to inventory after NUMBER_QUARANTINE_DAYS
+        RETURNED = "returned"  # given back to the carrier, never sold again
+        QUARANTINE_ENDED = "quarantine_ended"
+
+    RELEASE_KINDS = (Kind.RELEASED, Kind.RETURNED)
+
+    id = models.BigAutoField(primary_key=True)
+    number = models.ForeignKey(PhoneNumber, models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    organization = models.ForeignKey(
+        "accounts.Organization", models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    order = models.ForeignKey(
+        "orders.BulkOrder", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who did it: an API key (the organization through the API) or a staff user (the admin).
+    # Neither for allocation and the sweeper.
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    request_id = models.CharField(max_length=26, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # A number's history, and "did this organization release these numbers?".
+            models.Index(fields=["number", "at"], name="phonenumberevent_number_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.at:%Y-%m-%d %H:%M}"
 
 
 class NumberPrice(models.Model):

@@ -1,7 +1,8 @@
-"""Reads of inventory and prices."""
+"""Reads of inventory, prices and owned numbers."""
 
+from config.errors import NotFound
 from phone_numbers.allocation import Criteria, pattern_condition
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
 
 
 class PriceMissing(LookupError):
@@ -37,3 +38,28 @@ def available_numbers_search(*, criteria: Criteria, quantity: int) -> list[dict]
     # No ORDER BY in SQL: any matching rows will do, and LIMIT lets the scan stop early.
     rows = list(queryset.order_by().values("number", "number_type", "area_code")[:quantity])
     return sorted(rows, key=lambda row: row["number"])
+
+
+# --- Owned numbers ---------------------------------------------------------------------------
+
+
+def owned_numbers(*, organization):
+    """The organization's numbers (a number has an organization exactly when it is assigned:
+    a database constraint). Served by phonenumber_owned_idx (organization, assigned_at, id)."""
+    return PhoneNumber.objects.filter(organization=organization)
+
+
+def owned_number_get(*, organization, number_id) -> PhoneNumber:
+    """One of the organization's numbers; NotFound for any other id (unknown, another
+    organization's, released), so ids cannot be probed."""
+    number = owned_numbers(organization=organization).filter(pk=number_id).first()
+    if number is None:
+        raise NotFound()
+    return number
+
+
+def number_history(number: PhoneNumber):
+    """A number's history, oldest first, with who and which order (for the admin)."""
+    return PhoneNumberEvent.objects.filter(number=number).select_related(
+        "organization", "order", "api_key", "staff_user"
+    )

@@ -1,5 +1,12 @@
-"""Request bodies and the phone-number resource (API.md §2)."""
+"""Request bodies, list filters and the phone-number resource (API.md §2)."""
 
+import re
+import uuid
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from rest_framework import serializers
 
 from config.serializers import (
@@ -10,7 +17,7 @@ from config.serializers import (
     StrictIntegerField,
 )
 from phone_numbers import numbering
-from phone_numbers.models import PhoneNumber
+from phone_numbers.models import NumberType, PhoneNumber
 
 MAX_SEARCH_QUANTITY = 100
 MAX_LISTED_NUMBERS = 100
@@ -179,3 +186,106 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
             if data[name] == "":
                 data[name] = None
         return data
+
+
+# --- Owned numbers -----------------------------------------------------------------------------
+
+MAX_RELEASE_IDS = 100
+MAX_SEARCH_LENGTH = 64  # a label is at most 64 characters and a number 12: longer never matches
+RELEASE_IDS_MESSAGE = f"must be a list of 1 to {MAX_RELEASE_IDS} phone-number ids"
+NUMBER_ID_MESSAGE = "must be a phone-number id (a UUID)"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def parse_number_id(raw) -> uuid.UUID | None:
+    """A resource id as the API writes it (8-4-4-4-12 hex digits, any case), or None."""
+    if not isinstance(raw, str) or not _UUID.fullmatch(raw):
+        return None
+    return uuid.UUID(raw)
+
+
+class NumberIdField(StrictCharField):
+    default_error_messages = {"invalid": NUMBER_ID_MESSAGE}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"blank": NUMBER_ID_MESSAGE, "null": NUMBER_ID_MESSAGE})
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        number_id = parse_number_id(super().to_internal_value(data))
+        if number_id is None:
+            self.fail("invalid")
+        return number_id
+
+
+class BulkReleaseInput(InputSerializer):
+    """POST /v1/phone-numbers/bulk/release. Duplicates are allowed (and dropped later)."""
+
+    ids = serializers.ListField(
+        child=NumberIdField(),
+        min_length=1,
+        max_length=MAX_RELEASE_IDS,
+        error_messages={
+            key: RELEASE_IDS_MESSAGE
+            for key in ("required", "null", "not_a_list", "empty", "min_length", "max_length")
+        },
+    )
+
+
+class RoutingUpdateInput(InputSerializer):
+    """PATCH /v1/phone-numbers/{id}: omitted or `null` leaves a field unchanged; `""` clears
+    it. Any other field is 400 (InputSerializer)."""
+
+    inbound_url = HttpsURLField(required=False, allow_null=True, allow_blank=True)
+    status_url = HttpsURLField(required=False, allow_null=True, allow_blank=True)
+    label = LabelField(required=False, allow_null=True, allow_blank=True)
+
+    @staticmethod
+    def changes(body: dict) -> dict:
+        """The fields to change, from the validated body: the new value, or None to clear."""
+        return {name: value or None for name, value in body.items() if value is not None}
+
+
+class _AreaCodeFormField(forms.CharField):
+    def validate(self, value):
+        super().validate(value)
+        if value and not (
+            numbering.is_local_area_code(value) or numbering.is_toll_free_prefix(value)
+        ):
+            raise DjangoValidationError(
+                "must be a local area code ([2-9]XX, not N11) or a toll-free prefix",
+                code="invalid",
+            )
+
+
+class AreaCodeFilter(django_filters.CharFilter):
+    field_class = _AreaCodeFormField
+
+
+class OwnedNumberFilter(django_filters.FilterSet):
+    """Query filters of GET /v1/phone-numbers. A bad value is 422 with details keyed by the
+    parameter (the view turns the form errors into ValidationFailed)."""
+
+    number_type = django_filters.ChoiceFilter(
+        choices=NumberType.choices, error_messages={"invalid_choice": NUMBER_TYPE_MESSAGE}
+    )
+    area_code = AreaCodeFilter()
+    label = django_filters.CharFilter(
+        max_length=64,
+        error_messages={"max_length": "must be at most 64 characters"},
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=MAX_SEARCH_LENGTH,
+        error_messages={"max_length": f"must be at most {MAX_SEARCH_LENGTH} characters"},
+    )
+
+    class Meta:
+        model = PhoneNumber
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        # A substring of the number or of the label, any case. Scoped to one organization's
+        # numbers (the owned index), so the substring test reads only that organization's rows.
+        return queryset.filter(Q(number__icontains=value) | Q(label__icontains=value))

@@ -7,9 +7,10 @@ from django.db import transaction
 from accounts.audit import Action, record_staff_action
 from phone_numbers.inventory_csv import CsvValidation
 from phone_numbers.models import NumberPrice, PhoneNumber
-from phone_numbers.services import inventory_add
+from phone_numbers.services import StaffReleaseOutcome, inventory_add, numbers_release_by_staff
 
 IMPORT_PERMISSION = "phone_numbers.add_phonenumber"
+RELEASE_PERMISSION = "phone_numbers.release_phonenumber"
 
 
 @transaction.atomic
@@ -60,3 +61,35 @@ def staff_inventory_import(*, user, validation: CsvValidation, filename: str) ->
         },
     )
     return added
+
+
+@transaction.atomic
+def staff_numbers_release(
+    *, user, number_ids, reason: str, return_to_carrier: bool = False
+) -> StaffReleaseOutcome:
+    """Release numbers from their owners (needs phone_numbers.release_phonenumber) or return
+    them to the carrier (superusers only), through numbers_release_by_staff, and audit it with
+    the reason in the same transaction."""
+    if return_to_carrier and not user.is_superuser:
+        raise PermissionDenied
+    if not user.has_perm(RELEASE_PERMISSION):
+        raise PermissionDenied
+    if not reason.strip():
+        raise ValueError("a release needs a reason")
+    outcome = numbers_release_by_staff(
+        number_ids=number_ids,
+        staff_user_id=user.pk,
+        return_to_carrier=return_to_carrier,
+        note=reason,
+    )
+    if outcome.changed:
+        record_staff_action(
+            user=user,
+            action=Action.NUMBERS_RETURN if return_to_carrier else Action.NUMBERS_RELEASE,
+            target_type=PhoneNumber._meta.label_lower,
+            target_repr=", ".join(outcome.changed[:5])
+            + (f" and {len(outcome.changed) - 5} more" if len(outcome.changed) > 5 else ""),
+            reason=reason,
+            details={"numbers": outcome.changed, "skipped": outcome.skipped},
+        )
+    return outcome

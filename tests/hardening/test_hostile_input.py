@@ -47,6 +47,9 @@ class Row:
     query: dict | None = None
     auth: bool = True
     exists_path: str | None = None  # path used to detect the route, when `path` cannot
+    # False for rows that target no route on purpose (unknown paths, malformed ids): they run
+    # whatever is merged.
+    needs_route: bool = True
 
 
 def probe(**changes):
@@ -181,11 +184,16 @@ ROWS = [
         "PAYLOAD_TOO_LARGE"),
     Row("wallet-query-junk", "GET", "/v1/billing/wallet", status=200, code=None,
         query={"x": LONG, "'; DROP": "1"}),
-    Row("unknown-path", "GET", "/v1/nothing/here", None, 404, "NOT_FOUND"),
-    Row("unknown-path-post", "POST", "/v1/nothing/here", probe(), 404, "NOT_FOUND"),
-    Row("unknown-path-10k", "GET", "/v1/" + "a" * 10_000, None, 404, "NOT_FOUND"),
-    Row("unknown-path-unicode", "GET", "/v1/billing/wallet\u200f", None, 404, "NOT_FOUND"),
-    Row("unknown-path-dots", "GET", "/v1/../v1/billing/wallet%00", None, 404, "NOT_FOUND"),
+    Row("unknown-path", "GET", "/v1/nothing/here", None, 404, "NOT_FOUND",
+        needs_route=False),
+    Row("unknown-path-post", "POST", "/v1/nothing/here", probe(), 404, "NOT_FOUND",
+        needs_route=False),
+    Row("unknown-path-10k", "GET", "/v1/" + "a" * 10_000, None, 404, "NOT_FOUND",
+        needs_route=False),
+    Row("unknown-path-unicode", "GET", "/v1/billing/wallet\u200f", None, 404, "NOT_FOUND",
+        needs_route=False),
+    Row("unknown-path-dots", "GET", "/v1/../v1/billing/wallet%00", None, 404, "NOT_FOUND",
+        needs_route=False),
     # --- pagination (a test list route; every list route shares config.pagination) ----------
     Row("list-ok", "GET", "/v1/test/numbers", status=200, code=None, query={"limit": "100"}),
     *(Row(f"list-limit-{name}", "GET", "/v1/test/numbers", details="limit",
@@ -201,7 +209,8 @@ ROWS = [
         ("unicode", "\uff41" * 50),
     ]),
     Row("detail-unknown", "GET", f"/v1/test/numbers/{UUID}", None, 404, "NOT_FOUND"),
-    Row("detail-malformed", "GET", "/v1/test/numbers/not-a-uuid", None, 404, "NOT_FOUND"),
+    Row("detail-malformed", "GET", "/v1/test/numbers/not-a-uuid", None, 404, "NOT_FOUND",
+        needs_route=False),
     # --- routes of other issues (skipped until merged) ---------------------------------------
     *(Row(f"bulk-quantity-{name}", "POST", "/v1/phone-numbers/bulk", bulk(quantity=value),
           details="quantity") for name, value in [*QUANTITIES, ("1001", 1001)]),
@@ -324,7 +333,7 @@ def organization():
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
 def test_it_answers_hostile_input_with_the_documented_error(row, organization):
-    if not route_exists(row.method, row.exists_path or row.path):
+    if row.needs_route and not route_exists(row.method, row.exists_path or row.path):
         pytest.skip("route not merged yet")
     key_scopes = row.headers.get("X-Test-Scopes", ",".join(scopes.ALL)).split(",")
     api = make_api(organization, key_scopes=key_scopes)
