@@ -30,6 +30,7 @@ from accounts.staff_services import (
     staff_api_key_revoke,
     staff_credit_move,
 )
+from config.admin import ReadOnlyAdmin
 from config.errors import InsufficientCredit
 
 RECENT_LEDGER_LINES = 20
@@ -395,7 +396,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditTransaction)
-class CreditTransactionAdmin(admin.ModelAdmin):
+class CreditTransactionAdmin(ReadOnlyAdmin):
     """The ledger, read-only. Credit moves through the organization's credit form."""
 
     list_display = [
@@ -415,18 +416,9 @@ class CreditTransactionAdmin(admin.ModelAdmin):
     search_fields = ["organization__name", "=order_id", "note"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(StaffAction)
-class StaffActionAdmin(admin.ModelAdmin):
+class StaffActionAdmin(ReadOnlyAdmin):
     """The audit log of the back office, read-only: written by the staff entry points
     (<app>/staff_services.py) in the transaction of each change."""
 
@@ -447,12 +439,3 @@ class StaffActionAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

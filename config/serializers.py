@@ -1,11 +1,14 @@
 """Input handling shared by every route: strict types (API.md §1: "5", 5.5, true and null are
 not integers; a number is not a string) and unknown fields refused with 400."""
 
+import re
+import uuid
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from config.errors import InvalidInput
+from config.errors import InvalidInput, ValidationFailed
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -101,3 +104,23 @@ class LabelField(StrictCharField):
         if not value.isprintable():
             self.fail("invalid")
         return value
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def parse_uuid(raw, *, field: str = "id") -> uuid.UUID:
+    """A resource id from a path or body as the API writes ids (8-4-4-4-12 hex digits, any
+    case); anything else is 422 with details[field]."""
+    if not isinstance(raw, str) or not _UUID.fullmatch(raw):
+        raise ValidationFailed({field: "must be a UUID"})
+    return uuid.UUID(raw)
+
+
+def filtered(filterset_class, request, queryset):
+    """Apply a django-filter FilterSet to the query string; a bad value is 422 with details
+    keyed by the parameter."""
+    filterset = filterset_class(request.query_params, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationFailed({name: str(errors[0]) for name, errors in filterset.errors.items()})
+    return filterset.qs

@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from accounts.models import CreditTransaction
+from config.admin import ReadOnlyAdmin
 from orders import services
 from orders.models import BulkOrder, IdempotencyKey
 from orders.staff_services import staff_order_close, staff_order_retry
@@ -179,7 +180,7 @@ class BulkOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
     list_display = (
         "key",
         "organization",
@@ -195,9 +196,3 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

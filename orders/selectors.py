@@ -1,5 +1,6 @@
 from django.db.models import Prefetch
 
+from config.responses import iso8601
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber
 
@@ -28,10 +29,8 @@ def bulk_order_data(order: BulkOrder, assigned_numbers: list[str] | None = None)
         "failed_count": failed,
         "assigned_numbers": assigned_numbers,
         "label": order.label,
-        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
-        "completed_at": (
-            order.completed_at.isoformat().replace("+00:00", "Z") if order.completed_at else None
-        ),
+        "created_at": iso8601(order.created_at),
+        "completed_at": iso8601(order.completed_at),
     }
 
 

@@ -1,24 +1,15 @@
 """The bulk-order routes (API.md §2). Views parse, call one service or selector, render."""
 
-import uuid
-
 from rest_framework import viewsets
 
 from accounts import scopes
-from config.errors import NotFound, ValidationFailed
+from config.errors import NotFound
 from config.responses import ok
-from config.serializers import validated_body
+from config.serializers import filtered, parse_uuid, validated_body
 from orders import selectors, services
 from orders.idempotency import IdempotentCreateMixin
 from orders.serializers import BulkOrderFilter, BulkOrderInput
 from phone_numbers.allocation import Criteria, Routing
-
-
-def _parse_order_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ValidationFailed({"id": "must be a UUID"}) from None
 
 
 class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
@@ -57,7 +48,7 @@ class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request, order_id):
         order = selectors.bulk_order_get(
-            organization=request.organization, order_id=_parse_order_id(order_id)
+            organization=request.organization, order_id=parse_uuid(order_id)
         )
         if order is None:
             raise NotFound()
@@ -65,10 +56,5 @@ class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         queryset = selectors.bulk_orders_backordered(organization=request.organization)
-        filterset = BulkOrderFilter(request.query_params, queryset=queryset)
-        if not filterset.is_valid():
-            raise ValidationFailed(
-                {field: str(errors[0]) for field, errors in filterset.errors.items()}
-            )
-        page = self.paginate_queryset(filterset.qs)
+        page = self.paginate_queryset(filtered(BulkOrderFilter, request, queryset))
         return self.get_paginated_response([selectors.bulk_order_list_data(o) for o in page])

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from config.admin import ReadOnlyAdmin
 from phone_numbers import selectors
 from phone_numbers.inventory_csv import validate_inventory_csv
 from phone_numbers.models import NumberPrice, PhoneNumber
@@ -296,7 +297,7 @@ class NumberHistoryAndReleaseMixin:
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(InventoryCsvImportMixin, NumberHistoryAndReleaseMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(InventoryCsvImportMixin, NumberHistoryAndReleaseMixin, ReadOnlyAdmin):
     """Inventory, read-only here: numbers change state only through allocation and services."""
 
     list_display = ["number", "number_type", "area_code", "state", "organization", "assigned_at"]
@@ -325,15 +326,6 @@ class PhoneNumberAdmin(InventoryCsvImportMixin, NumberHistoryAndReleaseMixin, ad
             ],
         }
         return super().changelist_view(request, extra_context=extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NumberPrice)

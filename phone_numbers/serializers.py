@@ -1,20 +1,19 @@
 """Request bodies, list filters and the phone-number resource (API.md §2)."""
 
-import re
-import uuid
-
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from rest_framework import serializers
 
+from config.errors import ValidationFailed
 from config.serializers import (
     HttpsURLField,
     InputSerializer,
     LabelField,
     StrictCharField,
     StrictIntegerField,
+    parse_uuid,
 )
 from phone_numbers import numbering
 from phone_numbers.models import NumberType, PhoneNumber
@@ -194,14 +193,6 @@ MAX_RELEASE_IDS = 100
 MAX_SEARCH_LENGTH = 64  # a label is at most 64 characters and a number 12: longer never matches
 RELEASE_IDS_MESSAGE = f"must be a list of 1 to {MAX_RELEASE_IDS} phone-number ids"
 NUMBER_ID_MESSAGE = "must be a phone-number id (a UUID)"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def parse_number_id(raw) -> uuid.UUID | None:
-    """A resource id as the API writes it (8-4-4-4-12 hex digits, any case), or None."""
-    if not isinstance(raw, str) or not _UUID.fullmatch(raw):
-        return None
-    return uuid.UUID(raw)
 
 
 class NumberIdField(StrictCharField):
@@ -213,10 +204,10 @@ class NumberIdField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        number_id = parse_number_id(super().to_internal_value(data))
-        if number_id is None:
+        try:
+            return parse_uuid(super().to_internal_value(data))
+        except ValidationFailed:
             self.fail("invalid")
-        return number_id
 
 
 class BulkReleaseInput(InputSerializer):

@@ -8,7 +8,7 @@ from accounts.permissions import has_scope
 from config.errors import Forbidden, ValidationFailed
 from config.request_id import current_request_id
 from config.responses import ok
-from config.serializers import validated_body
+from config.serializers import filtered, parse_uuid, validated_body
 from orders.idempotency import IdempotentCreateMixin
 from phone_numbers import selectors, services
 from phone_numbers.allocation import Criteria, Routing
@@ -20,7 +20,6 @@ from phone_numbers.serializers import (
     PhoneNumberSerializer,
     RoutingUpdateInput,
     SearchInput,
-    parse_number_id,
 )
 from phone_numbers.services import order_listed_numbers
 
@@ -59,13 +58,6 @@ class ListedOrderView(IdempotentCreateMixin, APIView):
         return ok(PhoneNumberSerializer(numbers, many=True).data)
 
 
-def _number_id(raw: str):
-    number_id = parse_number_id(raw)
-    if number_id is None:
-        raise ValidationFailed({"id": "must be a UUID"})
-    return number_id
-
-
 def _return_to_carrier(request) -> bool:
     values = request.query_params.getlist("return_to_carrier")
     if not values:
@@ -101,23 +93,18 @@ class OwnedNumberViewSet(GenericViewSet):
     )
     def list(self, request):
         queryset = selectors.owned_numbers(organization=request.organization)
-        filterset = OwnedNumberFilter(request.query_params, queryset=queryset)
-        if not filterset.is_valid():
-            raise ValidationFailed(
-                {field: str(errors[0]) for field, errors in filterset.errors.items()}
-            )
-        page = self.paginate_queryset(filterset.qs)
+        page = self.paginate_queryset(filtered(OwnedNumberFilter, request, queryset))
         return self.get_paginated_response(PhoneNumberSerializer(page, many=True).data)
 
     def retrieve(self, request, number_id):
         number = selectors.owned_number_get(
-            organization=request.organization, number_id=_number_id(number_id)
+            organization=request.organization, number_id=parse_uuid(number_id)
         )
         return ok(PhoneNumberSerializer(number).data)
 
     @extend_schema(request=RoutingUpdateInput, summary="Change a number's routing")
     def partial_update(self, request, number_id):
-        number_id = _number_id(number_id)
+        number_id = parse_uuid(number_id)
         body = validated_body(request, RoutingUpdateInput)
         number = services.number_update_routing(
             organization_id=request.organization.id,
@@ -134,7 +121,7 @@ class OwnedNumberViewSet(GenericViewSet):
     def destroy(self, request, number_id):
         """Release: quarantined, or returned to the carrier with ?return_to_carrier=true (which
         also needs platform:inventory:write; checked before anything is touched)."""
-        number_id = _number_id(number_id)
+        number_id = parse_uuid(number_id)
         return_to_carrier = _return_to_carrier(request)
         if return_to_carrier and not has_scope(request, scopes.PLATFORM_INVENTORY_WRITE):
             raise Forbidden()

@@ -1,23 +1,12 @@
 """Reads of webhook endpoints and deliveries, always scoped to one organization, and the
 shapes the API answers with."""
 
-import uuid
-
 from django.db.models import Prefetch
 
 from config.errors import NotFound, ValidationFailed
+from config.responses import iso8601
+from config.serializers import parse_uuid
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-
-
-def _iso(moment):
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def parse_id(raw: str, field: str = "id") -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ValidationFailed({field: "must be a UUID"}) from exc
 
 
 def endpoints_for(organization):
@@ -28,7 +17,7 @@ def endpoint_get(*, organization, endpoint_id: str) -> WebhookEndpoint:
     """A live endpoint of this organization; anything else (unknown, deleted, another
     organization's) is the same 404."""
     try:
-        return endpoints_for(organization).get(pk=parse_id(endpoint_id))
+        return endpoints_for(organization).get(pk=parse_uuid(endpoint_id))
     except WebhookEndpoint.DoesNotExist as exc:
         raise NotFound() from exc
 
@@ -48,7 +37,7 @@ def deliveries_for(organization, *, status: str | None = None, endpoint_id: str 
             )
         deliveries = deliveries.filter(status=status)
     if endpoint_id is not None:
-        deliveries = deliveries.filter(endpoint_id=parse_id(endpoint_id, "endpoint_id"))
+        deliveries = deliveries.filter(endpoint_id=parse_uuid(endpoint_id, field="endpoint_id"))
     return deliveries
 
 
@@ -58,7 +47,7 @@ def endpoint_data(endpoint: WebhookEndpoint, *, secret: str | None = None) -> di
         "url": endpoint.url,
         "events": list(endpoint.events),
         "description": endpoint.description,
-        "created_at": _iso(endpoint.created_at),
+        "created_at": iso8601(endpoint.created_at),
     }
     if secret is not None:
         data["secret"] = secret
@@ -74,14 +63,14 @@ def delivery_data(delivery: WebhookDelivery) -> dict:
         "url": delivery.endpoint.url,
         "status": delivery.status,
         "attempt_count": delivery.attempt_count,
-        "next_attempt_at": _iso(delivery.next_attempt_at),
+        "next_attempt_at": iso8601(delivery.next_attempt_at),
         "last_status_code": delivery.last_status_code,
         "last_error": delivery.last_error or None,
-        "delivered_at": _iso(delivery.delivered_at),
-        "created_at": _iso(delivery.created_at),
+        "delivered_at": iso8601(delivery.delivered_at),
+        "created_at": iso8601(delivery.created_at),
         "attempts": [
             {
-                "at": _iso(attempt.at),
+                "at": iso8601(attempt.at),
                 "status_code": attempt.status_code,
                 "latency_ms": attempt.latency_ms,
                 "error": attempt.error or None,

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.responses import iso8601
 from webhooks import signing, transport
 from webhooks.models import (
     BULK_ORDER_COMPLETED,
@@ -38,10 +39,6 @@ USER_AGENT = "AmCore-Webhooks/1"
 
 class TooManyEndpoints(Exception):
     pass
-
-
-def _iso(moment) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def webhook_endpoint_create(
@@ -103,7 +100,7 @@ def bulk_order_completed(*, order) -> WebhookEvent | None:
         {
             "id": event.id,
             "type": event.type,
-            "created_at": _iso(now),
+            "created_at": iso8601(now),
             "data": bulk_order_data(order),
         },
         separators=(",", ":"),
