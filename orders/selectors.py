@@ -48,11 +48,10 @@ def bulk_order_placement_data(order: BulkOrder, assigned_numbers: list[str]) -> 
 
 
 def bulk_order_get(*, organization, order_id) -> BulkOrder | None:
-    """An organization's backordered bulk order, or None (unknown, another organization's, or
-    an immediate order, which has no public id)."""
-    return BulkOrder.objects.filter(
-        pk=order_id, organization=organization, is_backorder=True
-    ).first()
+    """An organization's bulk order, or None (unknown or another organization's). An order
+    filled at once answers `order_id: null` when placed and is not in the list of backorders,
+    but its ledger charge names it, so its id resolves here too (always `complete`)."""
+    return BulkOrder.objects.filter(pk=order_id, organization=organization).first()
 
 
 def bulk_orders_backordered(*, organization):

@@ -55,6 +55,20 @@ def test_it_fills_an_order_from_inventory_at_once(alice, alice_org):
     assert (alice_org.balance_cents, alice_org.held_cents) == (9_700, 0)
 
 
+def test_the_order_id_in_an_immediate_charge_resolves_but_is_not_a_backorder(alice):
+    make_numbers(2)
+    alice.post(BULK, {"quantity": 2, "area_code": "415"})
+    charge = alice.get("/v1/billing/transactions").json()["data"][0]
+
+    order = alice.get(f"{BULK}/{charge['order_id']}")
+
+    assert charge["kind"] == "charge"
+    assert order.status_code == 200
+    assert order.json()["data"]["status"] == "complete"
+    assert order.json()["data"]["assigned_count"] == 2
+    assert alice.get(BULK).json()["data"] == []
+
+
 def test_it_charges_the_toll_free_price(alice, alice_org):
     make_numbers(2, area_code="800", number_type="toll_free")
 
