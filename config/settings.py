@@ -344,3 +344,9 @@ CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
     "task": "webhooks.tasks.enqueue_overdue_webhooks",
     "schedule": 300.0,
 }
+
+# --- Benchmarks (issue #10, benchmarks/, docs/benchmarks.md) --------------------------------------
+# BENCH_QUERY_COUNT=1 answers every request's SQL statement count in X-Bench-Query-Count. Only
+# `make bench` sets it; never in production.
+if env_bool("BENCH_QUERY_COUNT", default=False):
+    MIDDLEWARE.insert(0, "benchmarks.middleware.QueryCountMiddleware")
