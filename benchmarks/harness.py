@@ -44,8 +44,8 @@ class Sizes:
 
 FULL = Sizes()
 SMOKE = Sizes(
-    inventory=20_000,
-    runs={1: 10, 100: 5, 1000: 2},
+    inventory=8_000,
+    runs={1: 10, 100: 5, 1000: 1},
     warmup=1,
     throughput_clients=(1, 4),
     throughput_seconds=0.5,
@@ -220,12 +220,14 @@ class Stack:
                 if process.poll() is not None:
                     raise BenchError(f"{process.args[0]} exited; see {self.log_dir}")
             try:
-                status, _, _, _ = request(self.port, "GET", "/readyz")
+                # /healthz: the web process is up (the worker is needed only by the last
+                # measurement, and boots meanwhile).
+                status, _, _, _ = request(self.port, "GET", "/healthz")
                 if status == 200:
                     return self
             except OSError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise BenchError(f"the stack did not become ready; see {self.log_dir}")
 
     def __exit__(self, *exc):
@@ -313,30 +315,37 @@ def warm_up(port, secret, web_workers: int, returned: list) -> None:
             thread.join()
 
 
-def measure_service_latency(port, secret, sizes: Sizes, returned: list) -> dict:
-    """Measurements 1 and 2: sequential immediate orders per quantity; the query count comes
-    from the server (X-Bench-Query-Count)."""
-    results = {}
-    for quantity, runs in sizes.runs.items():
-        latencies, counts = [], []
-        for index in range(sizes.warmup + runs):
-            status, headers, body, elapsed = request(
-                port, "POST", "/v1/phone-numbers/bulk", bulk_body(quantity), secret
-            )
-            if status != 200 or len(body["data"]["assigned_numbers"]) != quantity:
-                raise BenchError(f"bulk quantity {quantity}: {status} {str(body)[:300]}")
-            returned.extend(body["data"]["assigned_numbers"])
-            if index >= sizes.warmup:
-                latencies.append(elapsed)
-                counts.append(int(headers[QUERY_COUNT_HEADER]))
-        # The usual count, and every count seen: a key's first request in a minute also
-        # records last_used_at (one more UPDATE), whatever the quantity.
-        results[quantity] = {
-            **summary_ms(latencies),
-            "queries": statistics.mode(counts),
-            "queries_seen": sorted(set(counts)),
-        }
-    return results
+def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, returned: list):
+    """Measurements 1 and 2: sequential immediate orders per quantity through the service and,
+    interleaved with them (so both see the same inventory and the same machine load), the
+    floor. The query count comes from the server (X-Bench-Query-Count)."""
+    service, floor = {}, {}
+    with psycopg.connect(libpq_url(bench_url)) as conn:
+        for quantity, runs in sizes.runs.items():
+            latencies, floor_latencies, counts = [], [], []
+            for index in range(sizes.warmup + runs):
+                status, headers, body, elapsed = request(
+                    port, "POST", "/v1/phone-numbers/bulk", bulk_body(quantity), secret
+                )
+                if status != 200 or len(body["data"]["assigned_numbers"]) != quantity:
+                    raise BenchError(f"bulk quantity {quantity}: {status} {str(body)[:300]}")
+                returned.extend(body["data"]["assigned_numbers"])
+                started = time.perf_counter()
+                returned.extend(floor_order(conn, floor_org_id, quantity))
+                floor_elapsed = time.perf_counter() - started
+                if index >= sizes.warmup:
+                    latencies.append(elapsed)
+                    floor_latencies.append(floor_elapsed)
+                    counts.append(int(headers[QUERY_COUNT_HEADER]))
+            # The usual count, and every count seen: a key's first request in a minute also
+            # records last_used_at (one more UPDATE), whatever the quantity.
+            service[quantity] = {
+                **summary_ms(latencies),
+                "queries": statistics.mode(counts),
+                "queries_seen": sorted(set(counts)),
+            }
+            floor[quantity] = summary_ms(floor_latencies)
+    return service, floor
 
 
 FLOOR_SQL = {
@@ -395,18 +404,40 @@ def floor_order(conn, organization_id: str, quantity: int, unit_price: int = 100
     return numbers
 
 
-def measure_floor(bench_url: str, organization_id: str, sizes: Sizes, returned: list) -> dict:
-    results = {}
+def process_cpu_seconds(pids) -> float:
+    """User + system CPU of these processes so far (Linux /proc); vanished ones count 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
+def service_pids(web_master: int, bench_url: str) -> tuple[list[int], list[int]]:
+    """(gunicorn worker pids, PostgreSQL backend pids serving the benchmark database)."""
+    name = urlsplit(bench_url).path.lstrip("/")
     with psycopg.connect(libpq_url(bench_url)) as conn:
-        for quantity, runs in sizes.runs.items():
-            latencies = []
-            for index in range(sizes.warmup + runs):
-                started = time.perf_counter()
-                returned.extend(floor_order(conn, organization_id, quantity))
-                if index >= sizes.warmup:
-                    latencies.append(time.perf_counter() - started)
-            results[quantity] = summary_ms(latencies)
-    return results
+        backends = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+        ]
+    return children_of(web_master), backends
 
 
 def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, returned: list):
@@ -773,11 +804,12 @@ def main() -> int:
         orgs = make_organizations(bench_url, names)
         returned: list[str] = []
         log(f"starting gunicorn ({web_workers} workers) and a Celery worker on port {port}")
-        with Stack(env, port, web_workers, results_dir / "logs"):
+        with Stack(env, port, web_workers, results_dir / "logs") as stack:
             warm_up(port, orgs["search"][1], web_workers, returned)
             log("measurements 1-2: sequential immediate orders, and the floor")
-            service = measure_service_latency(port, orgs["latency"][1], sizes, returned)
-            floor = measure_floor(bench_url, orgs["floor"][0], sizes, returned)
+            service, floor = measure_immediate(
+                port, orgs["latency"][1], bench_url, orgs["floor"][0], sizes, returned
+            )
             report["immediate"] = {
                 "service": service,
                 "floor": floor,
@@ -790,10 +822,22 @@ def main() -> int:
             }
             log("measurement 3: throughput")
             secrets = [orgs[f"client-{i}"][1] for i in range(clients)]
-            report["throughput"] = [
-                measure_throughput(port, secrets, n, sizes, returned)
-                for n in sizes.throughput_clients
-            ]
+            report["throughput"] = []
+            for n in sizes.throughput_clients:
+                # CPU spent per order by the web workers and by PostgreSQL: on a machine with
+                # `nproc` cores, nproc / (their sum) is the most orders per second it can do.
+                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+                web_cpu, db_cpu = process_cpu_seconds(web_pids), process_cpu_seconds(db_pids)
+                run = measure_throughput(port, secrets, n, sizes, returned)
+                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+                if run["orders"]:
+                    run["web_cpu_ms_per_order"] = round(
+                        (process_cpu_seconds(web_pids) - web_cpu) * 1000 / run["orders"], 2
+                    )
+                    run["db_cpu_ms_per_order"] = round(
+                        (process_cpu_seconds(db_pids) - db_cpu) * 1000 / run["orders"], 2
+                    )
+                report["throughput"].append(run)
             report["integrity"] = check_integrity(bench_url, returned)
             log("measurement 4: search")
             report["search"] = measure_search(port, orgs["search"][1], sizes)
