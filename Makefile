@@ -54,5 +54,12 @@ schema: install
 	$(PY) manage.py spectacular --format openapi-json --validate --file docs/openapi.json
 	@echo "docs/openapi.json regenerated"
 
+# The benchmark (docs/benchmarks.md): PostgreSQL from DATABASE_URL, its own <name>_bench
+# database, gunicorn + a Celery worker on BENCH_PORT (9700). BENCH_SMOKE=1: a few seconds.
+bench: install
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	@set -a; SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key}; \
+	$(PY) -m benchmarks.harness
+
 clean:
 	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key

@@ -28,8 +28,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = secret.strip()
         digest = hash_api_key_secret(secret)
         now = timezone.now()
-        candidates = ApiKey.objects.select_related("organization").filter(
-            prefix=secret[:API_KEY_VISIBLE_CHARS]
+        # No ORDER BY: at most one candidate can match the digest.
+        candidates = (
+            ApiKey.objects.select_related("organization")
+            .filter(prefix=secret[:API_KEY_VISIBLE_CHARS])
+            .order_by()
         )
         api_key = None
         for candidate in candidates:

@@ -412,3 +412,9 @@ CELERY_BEAT_SCHEDULE["end-number-quarantines"] = {
     "task": "phone_numbers.tasks.end_quarantines",
     "schedule": NUMBER_QUARANTINE_SWEEP_SECONDS,
 }
+
+# --- Benchmarks (issue #10, benchmarks/, docs/benchmarks.md) --------------------------------------
+# BENCH_QUERY_COUNT=1 answers every request's SQL statement count in X-Bench-Query-Count. Only
+# `make bench` sets it; never in production.
+if env_bool("BENCH_QUERY_COUNT", default=False):
+    MIDDLEWARE.insert(0, "benchmarks.middleware.QueryCountMiddleware")

@@ -105,7 +105,7 @@ def bulk_order_place(
     cost = unit_price * quantity
     ensure_available_credit(organization, cost)
     now = timezone.now()
-    order = BulkOrder.objects.create(
+    order = BulkOrder(
         organization=organization,
         quantity=quantity,
         number_type=criteria.number_type,
@@ -120,6 +120,8 @@ def bulk_order_place(
         created_at=now,
         progressed_at=now,
     )
+    # The numbers are claimed before the order row is written (its id is known already and
+    # the foreign key is checked at commit), so a filled order is written once, complete.
     try:
         numbers = claim_matching_numbers(
             organization_id=organization.id,
@@ -131,16 +133,16 @@ def bulk_order_place(
     except NotEnoughNumbers as shortfall:
         available_count = shortfall.available_count
     else:
+        order.status = Status.COMPLETE
+        order.assigned_count = quantity
+        order.completed_at = now
+        order.save(force_insert=True)
         credit_charge(
             organization=organization,
             cents=cost,
             order_id=order.id,
             note=f"{quantity} {criteria.number_type} numbers, bulk order {order.id}",
         )
-        order.status = Status.COMPLETE
-        order.assigned_count = quantity
-        order.completed_at = now
-        order.save(update_fields=["status", "assigned_count", "completed_at", "updated_at"])
         log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity)
         return Placement(order=order, assigned_numbers=numbers)
 
@@ -148,7 +150,7 @@ def bulk_order_place(
         # Raising rolls back the order row: nothing recorded, nothing held.
         raise InsufficientInventory(details={"available_count": available_count})
     order.is_backorder = True
-    order.save(update_fields=["is_backorder", "updated_at"])
+    order.save(force_insert=True)
     credit_hold(
         organization=organization,
         cents=cost,

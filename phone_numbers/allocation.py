@@ -1,9 +1,9 @@
 """The only code that claims inventory (available -> assigned). Two ways in:
 
 - `claim_matching_numbers`: N numbers by criteria (bulk orders, fulfilment). On PostgreSQL one
-  `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`, so concurrent claims
-  pass each other's locked rows instead of queueing on them, and a number can never be claimed
-  twice. One statement whatever the quantity.
+  `WITH candidates AS (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE ... RETURNING`, so concurrent
+  claims pass each other's locked rows instead of queueing on them, and a number can never be
+  claimed twice. One statement whatever the quantity.
 - `claim_listed_numbers`: these exact numbers (explicit orders), all or none.
 
 Each claim also writes one `assigned` history row per number (phone_numbers.history), in one
@@ -16,7 +16,7 @@ IMMEDIATE transactions serialize writers, which gives the same guarantee.
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -47,10 +47,6 @@ class NotEnoughNumbers(Exception):
         super().__init__(f"only {available_count} numbers available")
         self.available_count = available_count
         self.unavailable_numbers = unavailable_numbers
-
-
-class _Shortfall(Exception):
-    pass
 
 
 class ClaimLost(RuntimeError):
@@ -125,27 +121,34 @@ def claim_matching_numbers(
     table = PhoneNumber._meta.db_table
     where, where_params = _criteria_sql(criteria)
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    # One statement, no savepoint: the candidates are selected (and locked) once, and with
+    # all_or_nothing the UPDATE applies only when there are `quantity` of them, so a shortfall
+    # assigns nothing. (A savepoint around the claim cost two more round trips per order.)
+    enough = " AND (SELECT COUNT(*) FROM candidates) = %s" if all_or_nothing else ""
     sql = (
-        _assign_sql(table)
-        + f"WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) RETURNING id, number"
+        f"WITH candidates AS MATERIALIZED (SELECT id FROM {table} WHERE {where} LIMIT %s{lock}) "
+        if connection.vendor == "postgresql"
+        else f"WITH candidates AS (SELECT id FROM {table} WHERE {where} LIMIT %s) "
+    )
+    sql += (
+        _assign_sql(table) + f"WHERE id IN (SELECT id FROM candidates){enough} RETURNING id, number"
     )
     params = _assign_params(organization_id, order_id, routing, timezone.now())
-    try:
-        with transaction.atomic():  # a savepoint: a shortfall undoes only this claim
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [*params, *where_params, quantity])
-                claimed = cursor.fetchall()
-            if all_or_nothing and len(claimed) < quantity:
-                raise _Shortfall
-            record_from_rows(
-                kind=PhoneNumberEvent.Kind.ASSIGNED,
-                number_ids=[number_id for number_id, _ in claimed],
-                at_column="assigned_at",
-            )
-    except _Shortfall:
-        # Counted after the savepoint is rolled back, so the numbers this claim took and gave
-        # back are counted as available again.
-        raise NotEnoughNumbers(available_count=count_matching_available(criteria)) from None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [*where_params, quantity, *params, *([quantity] if all_or_nothing else [])],
+        )
+        claimed = cursor.fetchall()
+    if all_or_nothing and len(claimed) < quantity:
+        # Nothing was assigned. The candidates this claim locked are still available, and
+        # counted as such.
+        raise NotEnoughNumbers(available_count=count_matching_available(criteria))
+    record_from_rows(
+        kind=PhoneNumberEvent.Kind.ASSIGNED,
+        number_ids=[number_id for number_id, _ in claimed],
+        at_column="assigned_at",
+    )
     return sorted(number for _, number in claimed)
 
 

@@ -1,0 +1,881 @@
+"""The benchmark: a fresh PostgreSQL database next to DATABASE_URL's, seeded with
+`seed_inventory`, the real stack (gunicorn + a Celery worker) started on it, six measurements
+taken over HTTP, the floor taken with psycopg in the same run, then integrity checks, a JSON
+report, a PNG chart and a summary table. See docs/benchmarks.md.
+
+Run with `make bench` (BENCH_SMOKE=1 for the few-second version)."""
+
+import http.client
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BIN = Path(sys.executable).parent
+QUERY_COUNT_HEADER = "X-Bench-Query-Count"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    inventory: int = 1_000_000
+    # sequential requests per quantity (after WARMUP), for the service and for the floor
+    runs: dict = field(default_factory=lambda: {1: 300, 100: 100, 1000: 30})
+    warmup: int = 5
+    throughput_clients: tuple = (1, 8, 32)
+    throughput_quantity: int = 10
+    throughput_seconds: float = 10.0
+    search_runs: int = 500
+    backorder_quantity: int = 1000
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    inventory=8_000,
+    runs={1: 10, 100: 5, 1000: 1},
+    warmup=1,
+    throughput_clients=(1, 4),
+    throughput_seconds=0.5,
+    search_runs=10,
+    backorder_quantity=20,
+)
+
+TARGETS = {
+    "ratio_q1000_max": 2.0,
+    "q1_p50_ms_max": 15.0,
+    "orders_per_s_at_8_min": 200.0,
+    "search_p99_ms_max": 20.0,
+    "backorder_s_max": 5.0,
+    "seed_s_max": 60.0,
+    "seed_rss_mb_max": 300.0,
+}
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values, p: float) -> float:
+    """Nearest-rank percentile (p in 0-100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, round(p / 100 * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summary_ms(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2),
+    }
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+def bench_database_urls(database_url: str) -> tuple[str, str]:
+    """(the URL to administer from, the URL of the benchmark's own database `<name>_bench`)."""
+    parts = urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise BenchError(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
+    name = parts.path.lstrip("/") or "postgres"
+    bench_name = os.environ.get("BENCH_DATABASE_NAME") or f"{name}_bench"
+    admin = urlunsplit(("postgresql", parts.netloc, "/" + name, parts.query, ""))
+    bench = urlunsplit(("postgres", parts.netloc, "/" + bench_name, parts.query, ""))
+    return admin, bench
+
+
+def libpq_url(url: str) -> str:
+    return "postgresql" + url[url.index(":") :]
+
+
+def recreate_database(admin_url: str, bench_url: str) -> None:
+    name = urlsplit(bench_url).path.lstrip("/")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(admin_url: str, bench_url: str) -> None:
+    name = urlsplit(bench_url).path.lstrip("/")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def service_env(bench_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=bench_url,
+        DEBUG="0",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-only-secret-key",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        BENCH_QUERY_COUNT="1",
+        SIMULATED_CARRIER_DELAY_SECONDS="0",
+        SIMULATED_CARRIER_FAILURE_RATE="0",
+        SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES="",
+        # The rate limit would turn the throughput runs into 429s: the benchmark measures the
+        # service's capacity, not its limits (0 turns the limit off). BENCH_EXTRA_ENV adds more.
+        RATE_LIMIT_WRITES_PER_MINUTE="0",
+        WEBHOOKS_ALLOW_PRIVATE_TARGETS="0",
+    )
+    for item in filter(None, os.environ.get("BENCH_EXTRA_ENV", "").split()):
+        name, _, value = item.partition("=")
+        env[name] = value
+    return env
+
+
+def run_manage(env: dict, *args: str) -> None:
+    subprocess.run([PY, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def measure_seed(env: dict, count: int) -> dict:
+    """Measurement 6: wall time and peak RSS of `seed_inventory --count N` (its own process)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [PY, "manage.py", "seed_inventory", "--count", str(count), "--random-seed", "42"],
+        cwd=ROOT,
+        env=env,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise BenchError(f"seed_inventory exited {process.returncode}")
+    return {
+        "count": count,
+        "seconds": round(elapsed, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+    }
+
+
+class Stack:
+    """gunicorn and a Celery worker on the benchmark database; logs under results/logs/."""
+
+    def __init__(self, env: dict, port: int, web_workers: int, log_dir: Path):
+        self.env, self.port, self.web_workers, self.log_dir = env, port, web_workers, log_dir
+        self.processes: list[subprocess.Popen] = []
+
+    def _start(self, name: str, args: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
+        )
+        process.log_file = out
+        self.processes.append(process)
+
+    def __enter__(self):
+        self._start(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+                "--backlog",
+                "2048",
+            ],
+        )
+        self._start(
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                "2",
+            ],
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise BenchError(f"{process.args[0]} exited; see {self.log_dir}")
+            try:
+                # /healthz: the web process is up (the worker is needed only by the last
+                # measurement, and boots meanwhile).
+                status, _, _, _ = request(self.port, "GET", "/healthz")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"the stack did not become ready; see {self.log_dir}")
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            process.log_file.close()
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+def request(port: int, method: str, path: str, body=None, secret=None):
+    """One request on a fresh connection (gunicorn's sync workers close each one).
+    Returns (status, headers, parsed body, seconds)."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if secret:
+        headers["Authorization"] = f"Bearer {secret}"
+    payload = json.dumps(body).encode() if body is not None else None
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=payload, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+        elapsed = time.perf_counter() - started
+        return response.status, dict(response.getheaders()), json.loads(raw or b"null"), elapsed
+    finally:
+        conn.close()
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+def make_organizations(bench_url: str, names: list[str]) -> dict[str, tuple[str, str]]:
+    """name -> (organization id, API key secret), created through the services."""
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from accounts import scopes
+    from accounts.services import api_key_create, organization_create
+
+    made = {}
+    for name in names:
+        organization = organization_create(name=name, credit_cents=10**11)
+        _, secret = api_key_create(organization=organization, scopes=scopes.ALL, label="bench")
+        made[name] = (str(organization.id), secret)
+    connection.close()
+    return made
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+
+def bulk_body(quantity: int, number_type: str = "local") -> dict:
+    return {"quantity": quantity, "number_type": number_type}
+
+
+def warm_up(port, secret, web_workers: int, returned: list) -> None:
+    """Every gunicorn worker imports and builds its views lazily on its first requests: send
+    a few rounds of concurrent requests so no measured request pays for that."""
+
+    def one():
+        status, _, body, _ = request(port, "POST", "/v1/phone-numbers/bulk", bulk_body(1), secret)
+        if status == 200:
+            returned.extend(body["data"]["assigned_numbers"])
+        request(port, "POST", "/v1/phone-numbers/search", {"pattern": "123"}, secret)
+        request(port, "GET", "/v1/phone-numbers/bulk", None, secret)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=one) for _ in range(2 * web_workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, returned: list):
+    """Measurements 1 and 2: sequential immediate orders per quantity through the service and,
+    interleaved with them (so both see the same inventory and the same machine load), the
+    floor. The query count comes from the server (X-Bench-Query-Count)."""
+    service, floor = {}, {}
+    with psycopg.connect(libpq_url(bench_url)) as conn:
+        for quantity, runs in sizes.runs.items():
+            latencies, floor_latencies, counts = [], [], []
+            for index in range(sizes.warmup + runs):
+                status, headers, body, elapsed = request(
+                    port, "POST", "/v1/phone-numbers/bulk", bulk_body(quantity), secret
+                )
+                if status != 200 or len(body["data"]["assigned_numbers"]) != quantity:
+                    raise BenchError(f"bulk quantity {quantity}: {status} {str(body)[:300]}")
+                returned.extend(body["data"]["assigned_numbers"])
+                started = time.perf_counter()
+                returned.extend(floor_order(conn, floor_org_id, quantity))
+                floor_elapsed = time.perf_counter() - started
+                if index >= sizes.warmup:
+                    latencies.append(elapsed)
+                    floor_latencies.append(floor_elapsed)
+                    counts.append(int(headers[QUERY_COUNT_HEADER]))
+            # The usual count, and every count seen: a key's first request in a minute also
+            # records last_used_at (one more UPDATE), whatever the quantity.
+            service[quantity] = {
+                **summary_ms(latencies),
+                "queries": statistics.mode(counts),
+                "queries_seen": sorted(set(counts)),
+            }
+            floor[quantity] = summary_ms(floor_latencies)
+    return service, floor
+
+
+FLOOR_SQL = {
+    "lock": "SELECT balance_cents, held_cents FROM accounts_organization WHERE id = %s FOR UPDATE",
+    # The same statement as phone_numbers.allocation.claim_matching_numbers.
+    "claim": (
+        "UPDATE phone_numbers_phonenumber SET state = %s, organization_id = %s, order_id = %s, "
+        "inbound_url = %s, status_url = %s, label = %s, assigned_at = %s, updated_at = %s, "
+        "quarantine_ends_at = NULL WHERE id IN (SELECT id FROM phone_numbers_phonenumber "
+        "WHERE state = %s AND number_type = %s LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING number"
+    ),
+    "charge": (
+        "UPDATE accounts_organization SET balance_cents = balance_cents - %s WHERE id = %s "
+        "RETURNING balance_cents, held_cents"
+    ),
+    "ledger": (
+        "INSERT INTO accounts_credittransaction (id, organization_id, kind, amount_cents, "
+        "held_change_cents, balance_after_cents, held_after_cents, order_id, note, created_at) "
+        "VALUES (gen_random_uuid(), %s, 'charge', %s, 0, %s, %s, NULL, %s, %s)"
+    ),
+}
+
+
+def floor_order(conn, organization_id: str, quantity: int, unit_price: int = 100) -> list[str]:
+    """The floor: one transaction doing what an immediate order must do at minimum (lock the
+    organization, claim + assign, charge, ledger line), straight through psycopg."""
+    cost = quantity * unit_price
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(FLOOR_SQL["lock"], [organization_id])
+        now = datetime.now(UTC)
+        cur.execute(
+            FLOOR_SQL["claim"],
+            [
+                "assigned",
+                organization_id,
+                None,
+                None,
+                None,
+                None,
+                now,
+                now,
+                "available",
+                "local",
+                quantity,
+            ],
+        )
+        numbers = sorted(row[0] for row in cur.fetchall())
+        if len(numbers) != quantity:
+            raise BenchError(f"floor: only {len(numbers)} of {quantity} numbers")
+        cur.execute(FLOOR_SQL["charge"], [cost, organization_id])
+        balance, held = cur.fetchone()
+        cur.execute(
+            FLOOR_SQL["ledger"],
+            [organization_id, -cost, balance, held, f"floor {quantity}", now],
+        )
+    return numbers
+
+
+def process_cpu_seconds(pids) -> float:
+    """User + system CPU of these processes so far (Linux /proc); vanished ones count 0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
+
+
+def service_pids(web_master: int, bench_url: str) -> tuple[list[int], list[int]]:
+    """(gunicorn worker pids, PostgreSQL backend pids serving the benchmark database)."""
+    name = urlsplit(bench_url).path.lstrip("/")
+    with psycopg.connect(libpq_url(bench_url)) as conn:
+        backends = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+        ]
+    return children_of(web_master), backends
+
+
+def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, returned: list):
+    """Measurement 3: `clients` threads, each its own organization, ordering quantity 10 as
+    fast as they can for throughput_seconds."""
+    stop_at = time.perf_counter() + sizes.throughput_seconds
+    lock = threading.Lock()
+    ok, errors, latencies, error_samples = [0], [0], [], []
+
+    def client(secret):
+        mine, my_latencies, my_errors = [], [], 0
+        while time.perf_counter() < stop_at:
+            try:
+                status, _, body, elapsed = request(
+                    port,
+                    "POST",
+                    "/v1/phone-numbers/bulk",
+                    bulk_body(sizes.throughput_quantity),
+                    secret,
+                )
+            except OSError as exc:
+                my_errors += 1
+                with lock:
+                    error_samples.append(repr(exc))
+                continue
+            if status == 200:
+                mine.extend(body["data"]["assigned_numbers"])
+                my_latencies.append(elapsed)
+            else:
+                my_errors += 1
+                with lock:
+                    error_samples.append(f"{status} {str(body)[:200]}")
+        with lock:
+            ok[0] += len(my_latencies)
+            errors[0] += my_errors
+            latencies.extend(my_latencies)
+            returned.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(s,)) for s in secrets[:clients]]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 2),
+        "orders": ok[0],
+        "orders_per_s": round(ok[0] / elapsed, 1),
+        "errors": errors[0],
+        "error_samples": error_samples[:5],
+        **({"latency": summary_ms(latencies)} if latencies else {}),
+    }
+
+
+def measure_search(port, secret, sizes: Sizes) -> dict:
+    """Measurement 4: POST /v1/phone-numbers/search with random 3-digit patterns."""
+    rng = random.Random(7)
+    latencies, rows = [], []
+    for index in range(sizes.warmup + sizes.search_runs):
+        pattern = f"{rng.randrange(1000):03d}"
+        status, _, body, elapsed = request(
+            port, "POST", "/v1/phone-numbers/search", {"pattern": pattern}, secret
+        )
+        if status != 200:
+            raise BenchError(f"search {pattern}: {status} {str(body)[:300]}")
+        if index >= sizes.warmup:
+            latencies.append(elapsed)
+            rows.append(len(body["data"]))
+    return {**summary_ms(latencies), "pattern_digits": 3, "mean_rows": statistics.mean(rows)}
+
+
+def measure_backorder(port, secret, sizes: Sizes) -> dict:
+    """Measurement 5: a toll-free order (inventory holds none) is backordered; time from the
+    202 to `complete`, polling GET every 10 ms."""
+    quantity = sizes.backorder_quantity
+    status, headers, body, _ = request(
+        port, "POST", "/v1/phone-numbers/bulk", bulk_body(quantity, "toll_free"), secret
+    )
+    if status != 202:
+        raise BenchError(f"backorder: expected 202, got {status} {str(body)[:300]}")
+    accepted = time.perf_counter()
+    location = headers["Location"]
+    deadline = accepted + 120
+    while True:
+        status, _, body, _ = request(port, "GET", location, None, secret)
+        if status != 200:
+            raise BenchError(f"backorder poll: {status} {str(body)[:300]}")
+        if body["data"]["status"] != "processing":
+            break
+        if time.perf_counter() > deadline:
+            raise BenchError("backorder still processing after 120 s")
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - accepted
+    data = body["data"]
+    if data["status"] != "complete" or data["assigned_count"] != quantity:
+        raise BenchError(f"backorder ended {data['status']} with {data['assigned_count']}")
+    return {
+        "quantity": quantity,
+        "seconds_202_to_complete": round(elapsed, 3),
+        "numbers_per_s": round(quantity / elapsed, 1),
+    }
+
+
+INTEGRITY_SQL = {
+    "numbers_assigned_twice": (
+        "SELECT count(*) FROM (SELECT number FROM phone_numbers_phonenumber "
+        "GROUP BY number HAVING count(*) > 1) AS d"
+    ),
+    "assigned_without_owner": (
+        "SELECT count(*) FROM phone_numbers_phonenumber "
+        "WHERE state = 'assigned' AND organization_id IS NULL"
+    ),
+    "orders_whose_count_differs_from_their_numbers": (
+        "SELECT count(*) FROM orders_bulkorder b WHERE b.assigned_count <> "
+        "(SELECT count(*) FROM phone_numbers_phonenumber p WHERE p.order_id = b.id)"
+    ),
+    "organizations_whose_balance_differs_from_ledger": (
+        "SELECT count(*) FROM accounts_organization o WHERE o.balance_cents <> "
+        "(SELECT coalesce(sum(amount_cents), 0) FROM accounts_credittransaction t "
+        "WHERE t.organization_id = o.id) OR o.held_cents <> "
+        "(SELECT coalesce(sum(held_change_cents), 0) FROM accounts_credittransaction t "
+        "WHERE t.organization_id = o.id)"
+    ),
+    "organizations_charged_differently_from_their_numbers": (
+        "SELECT count(*) FROM accounts_organization o WHERE "
+        "(SELECT coalesce(-sum(amount_cents), 0) FROM accounts_credittransaction t "
+        "WHERE t.organization_id = o.id AND t.kind = 'charge') <> "
+        "(SELECT coalesce(sum(pr.price_cents), 0) FROM phone_numbers_phonenumber p "
+        "JOIN phone_numbers_numberprice pr ON pr.number_type = p.number_type "
+        "WHERE p.organization_id = o.id)"
+    ),
+}
+
+
+def check_integrity(bench_url: str, returned: list[str]) -> dict:
+    """After the runs: every count must be 0, and no number was handed to two orders."""
+    result = {"numbers_returned_twice": len(returned) - len(set(returned))}
+    with psycopg.connect(libpq_url(bench_url)) as conn:
+        for name, sql in INTEGRITY_SQL.items():
+            result[name] = conn.execute(sql).fetchone()[0]
+        assigned = conn.execute(
+            "SELECT count(*) FROM phone_numbers_phonenumber WHERE state = 'assigned'"
+        ).fetchone()[0]
+    result["returned_numbers_missing_from_assigned"] = max(0, len(set(returned)) - assigned)
+    result["ok"] = all(value == 0 for value in result.values())
+    result["numbers_assigned"] = assigned
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def judge(report: dict) -> list[tuple[str, str, str, bool]]:
+    """(figure, value, target, passed) rows of the summary table."""
+    latency, floor = report["immediate"]["service"], report["immediate"]["floor"]
+    ratios = report["immediate"]["ratio_p50"]
+    counts = {q: v["queries"] for q, v in latency.items()}
+    rows = []
+    for q in latency:
+        rows.append(
+            (
+                f"quantity {q}: p50/p95/p99 ms (floor p50)",
+                f"{latency[q]['p50_ms']}/{latency[q]['p95_ms']}/{latency[q]['p99_ms']}"
+                f" ({floor[q]['p50_ms']})",
+                "",
+                True,
+            )
+        )
+        target = f"<= {TARGETS['ratio_q1000_max']}x" if q == 1000 else ""
+        passed = ratios[q] <= TARGETS["ratio_q1000_max"] if q == 1000 else True
+        rows.append((f"quantity {q}: service/floor (p50)", f"{ratios[q]}x", target, passed))
+    q1 = latency[min(latency)]["p50_ms"]
+    rows.append(
+        (
+            "quantity 1: p50 ms",
+            f"{q1}",
+            f"< {TARGETS['q1_p50_ms_max']}",
+            q1 < TARGETS["q1_p50_ms_max"],
+        )
+    )
+    rows.append(
+        (
+            "queries per request by quantity",
+            ", ".join(f"{q}: {c}" for q, c in counts.items()),
+            "all equal",
+            len(set(counts.values())) == 1,
+        )
+    )
+    for run in report["throughput"]:
+        target, passed = "", run["errors"] == 0
+        if run["clients"] == 8:
+            target = f">= {TARGETS['orders_per_s_at_8_min']:.0f}/s, 0 errors"
+            passed = passed and run["orders_per_s"] >= TARGETS["orders_per_s_at_8_min"]
+        rows.append(
+            (
+                f"throughput {run['clients']} clients (errors)",
+                f"{run['orders_per_s']}/s ({run['errors']})",
+                target or "0 errors",
+                passed,
+            )
+        )
+    integrity = report["integrity"]
+    rows.append(
+        (
+            "integrity (no number twice, ledger balances)",
+            "ok" if integrity["ok"] else "BROKEN",
+            "ok",
+            integrity["ok"],
+        )
+    )
+    search = report["search"]
+    rows.append(
+        (
+            "search 3-digit p50/p99 ms",
+            f"{search['p50_ms']}/{search['p99_ms']}",
+            f"p99 < {TARGETS['search_p99_ms_max']}",
+            search["p99_ms"] < TARGETS["search_p99_ms_max"],
+        )
+    )
+    back = report["backorder"]
+    rows.append(
+        (
+            f"backorder {back['quantity']}: 202 -> complete s (numbers/s)",
+            f"{back['seconds_202_to_complete']} ({back['numbers_per_s']})",
+            f"< {TARGETS['backorder_s_max']}",
+            back["seconds_202_to_complete"] < TARGETS["backorder_s_max"],
+        )
+    )
+    seed = report["seed"]
+    rows.append(
+        (
+            f"seed {seed['count']}: s, peak RSS MB",
+            f"{seed['seconds']}, {seed['peak_rss_mb']}",
+            f"< {TARGETS['seed_s_max']:.0f} s, < {TARGETS['seed_rss_mb_max']:.0f} MB",
+            seed["seconds"] < TARGETS["seed_s_max"]
+            and seed["peak_rss_mb"] < TARGETS["seed_rss_mb_max"],
+        )
+    )
+    return rows
+
+
+def print_table(rows, smoke: bool) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(3)]
+    for figure, value, target, passed in rows:
+        verdict = ("PASS" if passed else "FAIL") if target else ""
+        print(f"{figure:<{widths[0]}}  {value:>{widths[1]}}  {target:<{widths[2]}}  {verdict}")
+    if smoke:
+        print("(smoke run: tiny sizes, the targets are for the full run)")
+
+
+def draw_chart(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import logging
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
+    service, floor = report["immediate"]["service"], report["immediate"]["floor"]
+    quantities = list(service)
+    x = range(len(quantities))
+    for offset, (name, data) in zip(
+        (-0.2, 0.2), (("service", service), ("floor", floor)), strict=True
+    ):
+        p50 = [data[q]["p50_ms"] for q in quantities]
+        p99 = [data[q]["p99_ms"] for q in quantities]
+        ax1.bar([i + offset for i in x], p50, width=0.4, label=f"{name} p50")
+        ax1.errorbar(
+            [i + offset for i in x],
+            p50,
+            yerr=[[0] * len(p50), [b - a for a, b in zip(p50, p99, strict=True)]],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+        )
+    ax1.set_xticks(list(x), [f"q={q}" for q in quantities])
+    ax1.set_ylabel("ms (bar p50, whisker p99)")
+    ax1.set_title("POST /v1/phone-numbers/bulk vs floor")
+    ax1.legend()
+    runs = report["throughput"]
+    ax2.bar([str(r["clients"]) for r in runs], [r["orders_per_s"] for r in runs])
+    ax2.axhline(TARGETS["orders_per_s_at_8_min"], color="red", linestyle="--", label="target at 8")
+    ax2.set_xlabel("concurrent clients (quantity 10)")
+    ax2.set_ylabel("orders/s")
+    ax2.set_title("Throughput")
+    ax2.legend()
+    other = {
+        "search p50 ms": report["search"]["p50_ms"],
+        "search p99 ms": report["search"]["p99_ms"],
+        "backorder s": report["backorder"]["seconds_202_to_complete"],
+        "seed s": report["seed"]["seconds"],
+    }
+    ax3.barh(list(other), list(other.values()))
+    ax3.set_title("Search, backorder, seeding")
+    fig.suptitle(f"{report['machine']['summary']} - {report['finished_at']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def machine_info(bench_url: str) -> dict:
+    with psycopg.connect(libpq_url(bench_url)) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    memory_kb = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kb = int(line.split()[1])
+    cores = os.cpu_count()
+    memory_gb = round(memory_kb / 1024 / 1024, 1)
+    load = os.getloadavg()
+    return {
+        "nproc": cores,
+        "memory_gb": memory_gb,
+        "postgresql": version,
+        "python": platform.python_version(),
+        "load_average_at_start": [round(v, 2) for v in load],
+        "summary": f"{cores} cores, {memory_gb} GB, PostgreSQL {version}",
+    }
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    smoke = os.environ.get("BENCH_SMOKE", "0") not in ("", "0")
+    sizes = SMOKE if smoke else FULL
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        print(
+            "make bench needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/name "
+            "(the benchmark creates and drops its own database <name>_bench next to it).",
+            file=sys.stderr,
+        )
+        return 2
+    port = int(os.environ.get("BENCH_PORT", "9700"))
+    web_workers = int(os.environ.get("BENCH_WEB_WORKERS") or 2 * (os.cpu_count() or 1))
+    results_dir = Path(os.environ.get("BENCH_RESULTS_DIR") or ROOT / "benchmarks" / "results")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    admin_url, bench_url = bench_database_urls(database_url)
+    admin_url = libpq_url(admin_url)
+    keep = os.environ.get("BENCH_KEEP_DATABASE", "0") not in ("", "0")
+
+    report = {"smoke": smoke, "sizes": asdict(sizes), "web_workers": web_workers}
+    report["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    log(f"fresh database {urlsplit(bench_url).path.lstrip('/')}; migrating")
+    recreate_database(admin_url, bench_url)
+    try:
+        env = service_env(bench_url)
+        report["machine"] = machine_info(bench_url)
+        run_manage(env, "migrate", "--noinput", "-v", "0")
+        log(f"seeding {sizes.inventory} numbers (measurement 6)")
+        report["seed"] = measure_seed(env, sizes.inventory)
+        with psycopg.connect(libpq_url(bench_url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE phone_numbers_phonenumber")
+        clients = max(sizes.throughput_clients)
+        names = ["latency", "floor", "search", "backorder"] + [
+            f"client-{i}" for i in range(clients)
+        ]
+        orgs = make_organizations(bench_url, names)
+        returned: list[str] = []
+        log(f"starting gunicorn ({web_workers} workers) and a Celery worker on port {port}")
+        with Stack(env, port, web_workers, results_dir / "logs") as stack:
+            warm_up(port, orgs["search"][1], web_workers, returned)
+            log("measurements 1-2: sequential immediate orders, and the floor")
+            service, floor = measure_immediate(
+                port, orgs["latency"][1], bench_url, orgs["floor"][0], sizes, returned
+            )
+            report["immediate"] = {
+                "service": service,
+                "floor": floor,
+                "ratio_p50": {
+                    q: round(service[q]["p50_ms"] / floor[q]["p50_ms"], 2) for q in service
+                },
+                "ratio_p99": {
+                    q: round(service[q]["p99_ms"] / floor[q]["p99_ms"], 2) for q in service
+                },
+            }
+            log("measurement 3: throughput")
+            secrets = [orgs[f"client-{i}"][1] for i in range(clients)]
+            report["throughput"] = []
+            for n in sizes.throughput_clients:
+                # CPU spent per order by the web workers and by PostgreSQL: on a machine with
+                # `nproc` cores, nproc / (their sum) is the most orders per second it can do.
+                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+                web_cpu, db_cpu = process_cpu_seconds(web_pids), process_cpu_seconds(db_pids)
+                client_cpu = time.process_time()  # this process: the load generator
+                run = measure_throughput(port, secrets, n, sizes, returned)
+                client_cpu = time.process_time() - client_cpu
+                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+                if run["orders"]:
+                    run["web_cpu_ms_per_order"] = round(
+                        (process_cpu_seconds(web_pids) - web_cpu) * 1000 / run["orders"], 2
+                    )
+                    run["db_cpu_ms_per_order"] = round(
+                        (process_cpu_seconds(db_pids) - db_cpu) * 1000 / run["orders"], 2
+                    )
+                    run["client_cpu_ms_per_order"] = round(client_cpu * 1000 / run["orders"], 2)
+                report["throughput"].append(run)
+            report["integrity"] = check_integrity(bench_url, returned)
+            log("measurement 4: search")
+            report["search"] = measure_search(port, orgs["search"][1], sizes)
+            log("measurement 5: backorder")
+            report["backorder"] = measure_backorder(port, orgs["backorder"][1], sizes)
+        report["integrity_after_backorder"] = check_integrity(bench_url, returned)
+    finally:
+        if not keep:
+            drop_database(admin_url, bench_url)
+    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    report["harness_peak_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+    )
+    rows = judge(report)
+    report["targets"] = [
+        {"figure": f, "value": v, "target": t, "pass": p} for f, v, t, p in rows if t
+    ]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"bench-{'smoke-' if smoke else ''}{stamp}"
+    (results_dir / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    try:
+        draw_chart(report, results_dir / f"{name}.png")
+    except ImportError:
+        log("matplotlib is not installed (uv sync --group bench): no chart")
+    print()
+    print_table(rows, smoke)
+    print(f"\nreport: {results_dir / (name + '.json')} (+ .png)")
+    integrity_ok = report["integrity"]["ok"] and report["integrity_after_backorder"]["ok"]
+    errors = sum(run["errors"] for run in report["throughput"])
+    if not integrity_ok or errors:
+        print("FAILED: integrity broken or requests failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
