@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from orders.models import BulkOrder
-from phone_numbers.models import PhoneNumber
+from phone_numbers.models import NumberType, PhoneNumber
 
 TOP_AREA_CODES = 10
 RECENT_PROBLEMS_SHOWN = 10
@@ -58,7 +58,10 @@ def dashboard_summary(now=None) -> dict:
                 :RECENT_PROBLEMS_SHOWN
             ]
         ),
-        "available_by_type": _bars(by_type, "number_type"),
+        "available_by_type": _bars(
+            [{**row, "number_type": NumberType(row["number_type"]).label} for row in by_type],
+            "number_type",
+        ),
         "available_by_area_code": _bars(by_area_code, "area_code"),
         "available_total": sum(row["count"] for row in by_type),
         "low_credit_threshold_cents": threshold,

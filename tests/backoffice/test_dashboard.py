@@ -59,8 +59,8 @@ def test_it_summarizes_orders_inventory_and_credit():
     assert [o.status for o in summary["recent_problems"]] == ["failed", "partial"]
     assert summary["available_total"] == 45
     assert [(r["label"], r["count"], r["percent"]) for r in summary["available_by_type"]] == [
-        ("local", 40, 100),
-        ("toll_free", 5, 12),
+        ("Local", 40, 100),
+        ("Toll-free", 5, 12),
     ]
     assert [(r["label"], r["count"]) for r in summary["available_by_area_code"]] == [
         ("415", 30),
