@@ -6,8 +6,8 @@
   claimed twice. One statement whatever the quantity.
 - `claim_listed_numbers`: these exact numbers (explicit orders), all or none.
 
-Each claim also writes one `assigned` history row per number (phone_numbers.history), in one
-more statement whatever the quantity.
+A claim writes no history row: the number row holds its assignment (organization, order,
+assigned_at), and the release that ends it records it (phone_numbers.history).
 
 Both must run inside the caller's transaction, after the caller locked the organization (lock
 order: organization, then numbers). On SQLite there are no row locks; the embedded default's
@@ -20,8 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from phone_numbers.history import record_from_rows
-from phone_numbers.models import PhoneNumber, PhoneNumberEvent
+from phone_numbers.models import PhoneNumber
 
 State = PhoneNumber.State
 
@@ -130,26 +129,19 @@ def claim_matching_numbers(
         if connection.vendor == "postgresql"
         else f"WITH candidates AS (SELECT id FROM {table} WHERE {where} LIMIT %s) "
     )
-    sql += (
-        _assign_sql(table) + f"WHERE id IN (SELECT id FROM candidates){enough} RETURNING id, number"
-    )
+    sql += _assign_sql(table) + f"WHERE id IN (SELECT id FROM candidates){enough} RETURNING number"
     params = _assign_params(organization_id, order_id, routing, timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [*where_params, quantity, *params, *([quantity] if all_or_nothing else [])],
         )
-        claimed = cursor.fetchall()
+        claimed = [row[0] for row in cursor.fetchall()]
     if all_or_nothing and len(claimed) < quantity:
         # Nothing was assigned. The candidates this claim locked are still available, and
         # counted as such.
         raise NotEnoughNumbers(available_count=count_matching_available(criteria))
-    record_from_rows(
-        kind=PhoneNumberEvent.Kind.ASSIGNED,
-        number_ids=[number_id for number_id, _ in claimed],
-        at_column="assigned_at",
-    )
-    return sorted(number for _, number in claimed)
+    return sorted(claimed)
 
 
 def claim_listed_numbers(
@@ -186,9 +178,4 @@ def claim_listed_numbers(
         # Cannot happen while the rows above are locked; if someone removes the lock, fail
         # loudly (the caller's transaction rolls back) rather than sell a number twice.
         raise ClaimLost(f"claimed {updated} of {len(available)} locked numbers")
-    record_from_rows(
-        kind=PhoneNumberEvent.Kind.ASSIGNED,
-        number_ids=list(available.values()),
-        at_column="assigned_at",
-    )
     return sorted(wanted)

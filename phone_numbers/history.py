@@ -40,8 +40,9 @@ def record_releases(
     request_id: str = "",
     note: str = "",
 ) -> None:
-    """One history row per released number: `rows` are (number_id, organization_id, order_id)
-    read before the release cleared the owner. One INSERT for up to 100 numbers (the API's
+    """One history row per released number: `rows` are (number_id, organization_id, order_id,
+    assigned_at) read before the release cleared the owner, so the row records the assignment
+    it ends. One INSERT for up to 100 numbers (the API's
     largest batch)."""
     PhoneNumberEvent.objects.bulk_create(
         [
@@ -55,7 +56,8 @@ def record_releases(
                 request_id=request_id[:26],
                 note=note[:500],
                 at=at,
+                assigned_at=assigned_at,
             )
-            for number_id, organization_id, order_id in rows
+            for number_id, organization_id, order_id, assigned_at in rows
         ]
     )

@@ -19,7 +19,7 @@ class PhoneNumber(models.Model):
 
     class State(models.TextChoices):
         AVAILABLE = "available"
-        ASSIGNED = "assigned"
+        ASSIGNED = "assigned"  # derived by selectors.number_history, never stored
         QUARANTINED = "quarantined"
         RETURNED = "returned"
 
@@ -97,41 +97,60 @@ class PhoneNumber(models.Model):
 
 
 class PhoneNumberEvent(models.Model):
-    """One step in a number's life: assigned (by allocation, with the order if any), released
-    into quarantine or returned to the carrier (by phone_numbers.services, by its organization
-    through the API or by staff), quarantine ended (by the periodic sweeper). Append-only.
+    """One step in a number's life: released into quarantine or returned to the carrier (by
+    phone_numbers.services, by its organization through the API or by staff, recording the
+    assignment it ends), quarantine ended (by the periodic sweeper). Append-only. `assigned`
+    entries of a history are derived (phone_numbers.selectors.number_history), not stored.
 
     `organization` is the owner the event is about (for a release: the organization that let it
     go; this is how bulk release tells `already_released` from `unknown`)."""
 
     class Kind(models.TextChoices):
-        ASSIGNED = "assigned"
+        ASSIGNED = "assigned"  # derived by selectors.number_history, never stored
         RELEASED = "released"  # back to inventory after NUMBER_QUARANTINE_DAYS
         RETURNED = "returned"  # given back to the carrier, never sold again
         QUARANTINE_ENDED = "quarantine_ended"
 
     RELEASE_KINDS = (Kind.RELEASED, Kind.RETURNED)
 
+    # A claim of 1000 numbers writes 1000 events, so the table carries only the indexes that
+    # are read: (number, at) below. The foreign keys are not indexed on their own: events are
+    # looked up by number; organizations, orders and keys are never deleted; a deleted staff
+    # user's SET NULL scans this table once (rare, staff-only).
     id = models.BigAutoField(primary_key=True)
-    number = models.ForeignKey(PhoneNumber, models.CASCADE, related_name="events")
+    number = models.ForeignKey(PhoneNumber, models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     organization = models.ForeignKey(
-        "accounts.Organization", models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.Organization",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     order = models.ForeignKey(
-        "orders.BulkOrder", models.SET_NULL, null=True, blank=True, related_name="+"
+        "orders.BulkOrder", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     # Who did it: an API key (the organization through the API) or a staff user (the admin).
     # Neither for allocation and the sweeper.
     api_key = models.ForeignKey(
-        "accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+"
+        "accounts.ApiKey", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     staff_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     request_id = models.CharField(max_length=26, blank=True)
     note = models.CharField(max_length=500, blank=True)
     at = models.DateTimeField(default=timezone.now)
+    # For a release or a return: when the assignment it ends began. Claims write no event (a
+    # claim of 1000 numbers would write 1000 rows on the hottest path); the number row holds
+    # its current assignment, and the event that ends it records it here.
+    assigned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

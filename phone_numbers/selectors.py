@@ -58,8 +58,29 @@ def owned_number_get(*, organization, number_id) -> PhoneNumber:
     return number
 
 
-def number_history(number: PhoneNumber):
-    """A number's history, oldest first, with who and which order (for the admin)."""
-    return PhoneNumberEvent.objects.filter(number=number).select_related(
+def number_history(number: PhoneNumber) -> list[PhoneNumberEvent]:
+    """A number's history, oldest first, with who and which order (for the admin). The
+    `assigned` entries are derived, not stored: each release or return records the assignment
+    it ended, and the number row holds the current one (allocation writes no event)."""
+    stored = PhoneNumberEvent.objects.filter(number=number).select_related(
         "organization", "order", "api_key", "staff_user"
+    )
+    timeline = []
+    for event in stored:
+        if event.kind in PhoneNumberEvent.RELEASE_KINDS and event.assigned_at:
+            timeline.append(_assignment(number, event.assigned_at, event.organization, event.order))
+        timeline.append(event)
+    if number.state == PhoneNumber.State.ASSIGNED and number.assigned_at:
+        timeline.append(_assignment(number, number.assigned_at, number.organization, number.order))
+    return sorted(timeline, key=lambda entry: entry.at)
+
+
+def _assignment(number, at, organization, order) -> PhoneNumberEvent:
+    # An unsaved event: the admin renders it like the stored ones.
+    return PhoneNumberEvent(
+        number=number,
+        kind=PhoneNumberEvent.Kind.ASSIGNED,
+        organization=organization,
+        order=order,
+        at=at,
     )

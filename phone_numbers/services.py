@@ -327,9 +327,9 @@ def numbers_release(
         PhoneNumber.objects.select_for_update()
         .filter(pk__in=ids, organization_id=organization_id)
         .order_by("pk")
-        .values_list("pk", "order_id")
+        .values_list("pk", "order_id", "assigned_at")
     )
-    owned_ids = {pk for pk, _ in owned}
+    owned_ids = {pk for pk, _, _ in owned}
     now = timezone.now()
     if owned:
         updated = PhoneNumber.objects.filter(
@@ -339,7 +339,9 @@ def numbers_release(
             raise RuntimeError(f"released {updated} of {len(owned)} locked numbers")
         record_releases(
             kind=Kind.RETURNED if return_to_carrier else Kind.RELEASED,
-            rows=[(pk, organization_id, order_id) for pk, order_id in owned],
+            rows=[
+                (pk, organization_id, order_id, assigned_at) for pk, order_id, assigned_at in owned
+            ],
             at=now,
             api_key_id=api_key_id,
             request_id=request_id,
@@ -416,7 +418,7 @@ def numbers_release_by_staff(
         PhoneNumber.objects.select_for_update()
         .filter(pk__in=ids)
         .order_by("pk")
-        .values_list("pk", "number", "state", "organization_id", "order_id")
+        .values_list("pk", "number", "state", "organization_id", "order_id", "assigned_at")
     )
     State = PhoneNumber.State
     from_owner = [r for r in rows if r[2] == State.ASSIGNED and r[3] in owners]
@@ -437,7 +439,10 @@ def numbers_release_by_staff(
         matching.update(**values)
         record_releases(
             kind=kind,
-            rows=[(pk, organization_id, order_id) for pk, _, _, organization_id, order_id in batch],
+            rows=[
+                (pk, organization_id, order_id, assigned_at)
+                for pk, _, _, organization_id, order_id, assigned_at in batch
+            ],
             at=now,
             staff_user_id=staff_user_id,
             note=note,

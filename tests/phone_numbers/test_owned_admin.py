@@ -5,6 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from tests.phone_numbers.conftest import add_numbers
 from tests.phone_numbers.owned import give, number
@@ -43,7 +44,7 @@ def test_the_number_page_shows_its_history_with_order_and_who(client, superuser,
     assert placed.status_code == 200
     number_id = PhoneNumber.objects.get(number="+13125550100").pk
     alice.delete(f"/v1/phone-numbers/{number_id}")
-    order_id = PhoneNumberEvent.objects.get(kind="assigned").order_id
+    order_id = BulkOrder.objects.get().id
     client.force_login(superuser)
 
     response = client.get(detail(number_id))

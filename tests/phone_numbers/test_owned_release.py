@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import scopes
 from accounts.models import CreditTransaction
-from phone_numbers import services
+from phone_numbers import selectors, services
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from phone_numbers.tasks import end_quarantines
 from tests.conftest import make_api
@@ -193,11 +193,10 @@ def test_a_released_number_is_not_sold_again_before_its_quarantine_ends_and_is_a
     assert bob.get(f"/v1/phone-numbers/{bought['id']}").status_code == 200
     assert alice.get(f"/v1/phone-numbers/{bought['id']}").status_code == 404
 
-    kinds = list(
-        PhoneNumberEvent.objects.filter(number_id=bought["id"]).values_list(
-            "kind", "organization__name"
-        )
-    )
+    history = selectors.number_history(number(bought["id"]))
+    kinds = [
+        (entry.kind, entry.organization.name if entry.organization else None) for entry in history
+    ]
     assert kinds == [
         ("assigned", "Alice Telecom"),
         ("released", "Alice Telecom"),
@@ -228,21 +227,33 @@ def test_the_sweeper_works_in_batches_and_leaves_other_numbers_alone(alice_org, 
     assert services.quarantines_end(batch_size=2) == 0  # idempotent
 
 
-def test_allocation_writes_the_assignment_with_its_order(alice, alice_org):
+def test_the_history_shows_each_assignment_with_its_order(alice, alice_org):
     add_numbers("+13125550100", "+13125550101", "+14155550100")
 
     bulk = alice.post("/v1/phone-numbers/bulk", {"quantity": 2, "area_code": "312"})
     explicit = alice.post(ORDERS, {"numbers": ["+14155550100"]})
+    released = PhoneNumber.objects.get(number="+13125550101")
+    assigned_at = released.assigned_at
+    services.numbers_release(organization_id=alice_org.id, number_ids=[released.pk])
 
     assert bulk.status_code == explicit.status_code == 200
-    events = PhoneNumberEvent.objects.filter(kind="assigned").select_related("number")
-    by_number = {event.number.number: event for event in events}
-    assert sorted(by_number) == ["+13125550100", "+13125550101", "+14155550100"]
-    assert by_number["+13125550100"].order_id is not None
-    assert by_number["+13125550100"].order_id == by_number["+13125550101"].order_id
-    assert by_number["+14155550100"].order_id is None
-    assert {event.organization_id for event in events} == {alice_org.id}
-    assert all(event.at == event.number.assigned_at for event in events)
+    assert not PhoneNumberEvent.objects.filter(kind="assigned").exists()  # claims write none
+    by_number = {
+        n.number: selectors.number_history(n)
+        for n in PhoneNumber.objects.filter(
+            number__in=["+13125550100", "+13125550101", "+14155550100"]
+        )
+    }
+    current, ended, explicit_one = (
+        by_number["+13125550100"],
+        by_number["+13125550101"],
+        by_number["+14155550100"],
+    )
+    assert [e.kind for e in current] == ["assigned"]
+    assert [e.kind for e in ended] == ["assigned", "released"]
+    assert current[0].order_id is not None and current[0].order_id == ended[0].order_id
+    assert ended[0].at == assigned_at and ended[0].organization_id == alice_org.id
+    assert explicit_one[0].order_id is None
 
 
 @pytest.mark.postgres
