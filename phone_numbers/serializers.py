@@ -93,6 +93,7 @@ class CriteriaInput(InputSerializer):
     pattern = PatternField(required=False, allow_null=True, default=None, trim_whitespace=False)
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         area_code = attrs.get("area_code")
         if area_code is not None:
             error = numbering.area_code_error(attrs["number_type"], area_code)

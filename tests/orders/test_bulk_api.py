@@ -239,7 +239,7 @@ def test_it_says_immediate_partial_is_not_yet_available(alice):
             {"number_type": "must be one of: local, toll_free"},
         ),
         ({"quantity": 1, "number_type": 1}, {"number_type": "must be one of: local, toll_free"}),
-        ({"quantity": 1, "area_code": 415}, {"area_code": "must be a 3-digit area code"}),
+        ({"quantity": 1, "area_code": 415}, {"area_code": "must be a string of 3 digits"}),
         (
             {"quantity": 1, "area_code": "911"},
             {"area_code": "must be a local area code: 3 digits [2-9]XX, not N11 and not toll-free"},
@@ -252,10 +252,10 @@ def test_it_says_immediate_partial_is_not_yet_available(alice):
             {"quantity": 1, "number_type": "toll_free", "area_code": "415"},
             {"area_code": "must be a toll-free prefix: 800, 833, 844, 855, 866, 877, 888"},
         ),
-        ({"quantity": 1, "pattern": "12a"}, {"pattern": "must be 1 to 10 digits"}),
-        ({"quantity": 1, "pattern": "12345678901"}, {"pattern": "must be 1 to 10 digits"}),
-        ({"quantity": 1, "pattern": "١٢٣"}, {"pattern": "must be 1 to 10 digits"}),
-        ({"quantity": 1, "pattern": 555}, {"pattern": "must be 1 to 10 digits"}),
+        ({"quantity": 1, "pattern": "12a"}, {"pattern": "must be 1 to 10 digits (0-9)"}),
+        ({"quantity": 1, "pattern": "12345678901"}, {"pattern": "must be 1 to 10 digits (0-9)"}),
+        ({"quantity": 1, "pattern": "١٢٣"}, {"pattern": "must be 1 to 10 digits (0-9)"}),
+        ({"quantity": 1, "pattern": 555}, {"pattern": "must be 1 to 10 digits (0-9)"}),
         (
             {"quantity": 1, "inbound_url": "http://customer.example/in"},
             {"inbound_url": "must be an absolute https:// URL of at most 2048 characters"},
