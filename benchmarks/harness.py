@@ -94,13 +94,15 @@ def summary_ms(seconds: list[float]) -> dict:
 
 
 def bench_database_urls(database_url: str) -> tuple[str, str]:
-    """(the URL to administer from, the URL of the benchmark's own database `<name>_bench`)."""
+    """(the URL to administer from, the URL of the benchmark's own database `<name>_bench`).
+    The benchmark creates and drops its own database from the `postgres` maintenance database,
+    so the database DATABASE_URL names need not exist."""
     parts = urlsplit(database_url)
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
         raise BenchError(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
     name = parts.path.lstrip("/") or "postgres"
     bench_name = os.environ.get("BENCH_DATABASE_NAME") or f"{name}_bench"
-    admin = urlunsplit(("postgresql", parts.netloc, "/" + name, parts.query, ""))
+    admin = urlunsplit(("postgresql", parts.netloc, "/postgres", parts.query, ""))
     bench = urlunsplit(("postgres", parts.netloc, "/" + bench_name, parts.query, ""))
     return admin, bench
 
@@ -111,9 +113,15 @@ def libpq_url(url: str) -> str:
 
 def recreate_database(admin_url: str, bench_url: str) -> None:
     name = urlsplit(bench_url).path.lstrip("/")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise BenchError(
+            f"cannot create the benchmark database {name!r} (the DATABASE_URL role needs "
+            f"CREATEDB and access to the 'postgres' database): {exc}"
+        ) from exc
 
 
 def drop_database(admin_url: str, bench_url: str) -> None:
@@ -878,4 +886,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BenchError as exc:  # a clear line, not a traceback, for what the user can fix
+        print(f"make bench: {exc}", file=sys.stderr)
+        sys.exit(1)
