@@ -77,7 +77,10 @@ def routing_of(order: BulkOrder) -> Routing:
 def _enqueue_fulfilment(order_id) -> None:
     from orders.tasks import fulfil_bulk_order  # tasks import services: import late
 
-    transaction.on_commit(lambda: fulfil_bulk_order.delay(str(order_id)))
+    # robust: the order has committed by now, so a broker outage must not turn it into an error
+    # answer (and a client's retry into a second order). The message is lost; the stalled-order
+    # sweeper resumes the order after BULK_ORDER_STALL_SECONDS.
+    transaction.on_commit(lambda: fulfil_bulk_order.delay(str(order_id)), robust=True)
 
 
 @transaction.atomic

@@ -139,8 +139,11 @@ def _create_deliveries(event: WebhookEvent) -> list[WebhookDelivery]:
 def _enqueue_on_commit(delivery_id, countdown: float | None = None) -> None:
     from webhooks.tasks import deliver_webhook
 
+    # robust: a broker outage must not fail the committed change that emitted the event; the
+    # periodic enqueue_overdue_webhooks task sends the delivery when the broker is back.
     transaction.on_commit(
-        lambda: deliver_webhook.apply_async((str(delivery_id),), countdown=countdown)
+        lambda: deliver_webhook.apply_async((str(delivery_id),), countdown=countdown),
+        robust=True,
     )
 
 

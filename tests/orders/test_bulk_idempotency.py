@@ -119,3 +119,28 @@ def test_fifty_concurrent_retries_make_one_backorder(enqueued):
     assert CreditTransaction.objects.filter(organization=org, kind="hold").count() == 1
     assert len(enqueued) == 1
     assert_ledger_balances(org)
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_after_commit_still_answers_202_once(
+    alice, alice_org, monkeypatch, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from orders import tasks
+
+    def broker_down(order_id):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.fulfil_bulk_order, "delay", broker_down)
+    body = {"quantity": 2, "area_code": "646"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = send(alice, body)
+    again = send(alice, body)
+
+    # The order is committed and held; the stalled-order sweeper will resume it.
+    assert first.status_code == 202
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert BulkOrder.objects.get(organization=alice_org).status == "processing"
+    assert CreditTransaction.objects.filter(organization=alice_org, kind="hold").count() == 1
