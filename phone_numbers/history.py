@@ -1,33 +1,22 @@
 """Writing a number's history (PhoneNumberEvent) from the code that changes its state, in one
-statement per batch whatever its size, so claims, releases and the quarantine sweeper keep a
-constant number of queries."""
+INSERT per batch, so releases and the quarantine sweeper keep a constant number of queries.
+Claims write none (phone_numbers.selectors.number_history derives assignments)."""
 
-from django.db import connection
-
-from phone_numbers.models import PhoneNumber, PhoneNumberEvent
+from phone_numbers.models import PhoneNumberEvent
 
 
-def record_from_rows(
-    *, kind: str, number_ids, at_column: str = "updated_at", copy_owner: bool = True
-) -> None:
-    """One history row per number in `number_ids`, taking the time from the row's `at_column`
-    and, with copy_owner, its current organization and order (assigned: the new owner and the
-    order). One `INSERT ... SELECT`, whatever the count."""
-    if not number_ids:
-        return
-    assert at_column in ("assigned_at", "updated_at")
-    as_db_uuid = PhoneNumber._meta.pk.get_db_prep_value
-    ids = [as_db_uuid(number_id, connection) for number_id in number_ids]
-    placeholders = ", ".join(["%s"] * len(ids))
-    owner = "organization_id, order_id" if copy_owner else "NULL, NULL"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {PhoneNumberEvent._meta.db_table} "
-            "(number_id, kind, organization_id, order_id, request_id, note, at) "
-            f"SELECT id, %s, {owner}, '', '', {at_column} "
-            f"FROM {PhoneNumber._meta.db_table} WHERE id IN ({placeholders})",
-            [kind, *ids],
-        )
+def record_quarantines_ended(*, number_ids, at) -> None:
+    """One `quarantine_ended` row per number the sweeper made available again, in batched
+    INSERTs (the sweeper's batch can be large)."""
+    PhoneNumberEvent.objects.bulk_create(
+        [
+            PhoneNumberEvent(
+                number_id=number_id, kind=PhoneNumberEvent.Kind.QUARANTINE_ENDED, at=at
+            )
+            for number_id in number_ids
+        ],
+        batch_size=1000,
+    )
 
 
 def record_releases(

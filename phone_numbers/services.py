@@ -18,7 +18,7 @@ from accounts.services import credit_charge, ensure_available_credit, lock_organ
 from config.errors import InsufficientInventory, NotFound
 from phone_numbers import numbering
 from phone_numbers.allocation import NotEnoughNumbers, Routing, claim_listed_numbers
-from phone_numbers.history import record_from_rows, record_releases
+from phone_numbers.history import record_quarantines_ended, record_releases
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from phone_numbers.selectors import PriceMissing, prices_by_type
 
@@ -490,7 +490,7 @@ def quarantines_end(*, batch_size: int = 1000, now: datetime | None = None) -> i
                 [PhoneNumber.State.AVAILABLE, db_now, quarantined, quarantined, db_now, batch_size],
             )
             ended = [row[0] for row in cursor.fetchall()]
-            record_from_rows(kind=Kind.QUARANTINE_ENDED, number_ids=ended, copy_owner=False)
+            record_quarantines_ended(number_ids=ended, at=now)
         total += len(ended)
         if len(ended) < batch_size:
             return total
