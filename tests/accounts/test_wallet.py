@@ -36,3 +36,12 @@ def test_it_refuses_a_missing_key(anonymous):
         "message": "authentication failed",
         "request_id": response["X-Request-Id"],
     }
+
+
+def test_it_answers_with_the_one_query_that_authenticates(alice, django_assert_num_queries):
+    alice.get("/v1/billing/wallet")  # the first use also records last_used_at
+
+    with django_assert_num_queries(1):
+        response = alice.get("/v1/billing/wallet")
+
+    assert response.json()["data"]["balance_cents"] == 10_000
