@@ -27,18 +27,10 @@ class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
         the key is claimed: see IdempotentCreateMixin)."""
         placement = services.bulk_order_place(
             organization_id=request.organization.id,
-            criteria=Criteria(
-                number_type=body["number_type"],
-                area_code=body.get("area_code"),
-                pattern=body.get("pattern"),
-            ),
+            criteria=Criteria.from_data(body),
             quantity=body["quantity"],
-            routing=Routing(
-                inbound_url=body.get("inbound_url") or None,
-                status_url=body.get("status_url") or None,
-                label=body.get("label") or None,
-            ),
-            request_id=getattr(request, "request_id", ""),
+            routing=Routing.from_data(body),
+            request_id=request.request_id,
         )
         data = selectors.bulk_order_placement_data(placement.order, placement.assigned_numbers)
         if placement.is_backorder:

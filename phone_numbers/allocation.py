@@ -14,7 +14,7 @@ order: organization, then numbers). On SQLite there are no row locks; the embedd
 IMMEDIATE transactions serialize writers, which gives the same guarantee.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.db import connection
 from django.db.models import Q
@@ -25,15 +25,23 @@ from phone_numbers.models import PhoneNumber
 State = PhoneNumber.State
 
 
+class _FromData:
+    @classmethod
+    def from_data(cls, data: dict):
+        """From a validated request body (phone_numbers.serializers.CriteriaInput /
+        RoutingInput), ignoring its other fields."""
+        return cls(**{field.name: data.get(field.name) for field in fields(cls)})
+
+
 @dataclass(frozen=True)
-class Criteria:
+class Criteria(_FromData):
     number_type: str
     area_code: str | None = None
     pattern: str | None = None
 
 
 @dataclass(frozen=True)
-class Routing:
+class Routing(_FromData):
     inbound_url: str | None = None
     status_url: str | None = None
     label: str | None = None

@@ -32,7 +32,7 @@ class SearchView(APIView):
     def post(self, request):
         body = validated_body(request, SearchInput)
         rows = available_numbers_search(
-            criteria=Criteria(body["number_type"], body["area_code"], body["pattern"]),
+            criteria=Criteria.from_data(body),
             quantity=body["quantity"],
         )
         return ok(rows)
@@ -53,7 +53,7 @@ class ListedOrderView(IdempotentCreateMixin, APIView):
         numbers = order_listed_numbers(
             organization_id=request.organization.id,
             numbers=body["numbers"],
-            routing=Routing(body["inbound_url"], body["status_url"], body["label"]),
+            routing=Routing.from_data(body),
         )
         return ok(PhoneNumberSerializer(numbers, many=True).data)
 
