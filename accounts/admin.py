@@ -30,8 +30,8 @@ from accounts.staff_services import (
     staff_api_key_revoke,
     staff_credit_move,
 )
-from config.admin import ReadOnlyAdmin
-from config.errors import InsufficientCredit
+from api.admin import ReadOnlyAdmin
+from api.errors import InsufficientCredit
 
 RECENT_LEDGER_LINES = 20
 

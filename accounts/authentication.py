@@ -7,7 +7,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import API_KEY_VISIBLE_CHARS, ApiKey, hash_api_key_secret
 from accounts.permissions import ensure_method_allowed
-from config.errors import Unauthorized
+from api.errors import Unauthorized
 
 KEY_FORMAT = re.compile(r"am_live_[A-Za-z0-9_-]{32,200}")
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import BasePermission
 
-from config.errors import Forbidden, MethodNotAllowed, Unauthorized
+from api.errors import Forbidden, MethodNotAllowed, Unauthorized
 
 
 def serves_method(view, request) -> bool:

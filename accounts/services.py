@@ -18,7 +18,7 @@ from accounts.models import (
     Organization,
     hash_api_key_secret,
 )
-from config.errors import InsufficientCredit
+from api.errors import InsufficientCredit
 
 Kind = CreditTransaction.Kind
 

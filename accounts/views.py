@@ -5,7 +5,7 @@ from rest_framework.viewsets import GenericViewSet
 from accounts import scopes
 from accounts.selectors import ledger_for, wallet_for
 from accounts.serializers import TransactionSerializer, WalletSerializer
-from config.responses import ok
+from api.responses import ok
 
 
 class WalletView(APIView):

@@ -17,8 +17,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from config import errors
-from config.schema import bulk_order_create_schema, error_response
+from api import errors
+from api.schema import bulk_order_create_schema, error_response
 
 NUMBER_TYPES = ["local", "toll_free"]
 

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "api",
     "accounts",
     "phone_numbers",
     "orders",
@@ -123,8 +124,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestIdMiddleware",
-    "config.middleware.BodySizeLimitMiddleware",
+    "api.middleware.RequestIdMiddleware",
+    "api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -210,7 +211,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# The API reads bodies itself with a hard 1 MiB cap (config.middleware); this caps forms.
+# The API reads bodies itself with a hard 1 MiB cap (api.middleware); this caps forms.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 API_MAX_BODY_BYTES = 1024 * 1024
 
@@ -218,11 +219,11 @@ API_MAX_BODY_BYTES = 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.HasRequiredScope"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.AlwaysJSON",
-    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.KeysetPagination",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.AlwaysJSON",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.KeysetPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -285,7 +286,7 @@ if not all(
     )
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
 
-# --- Logging: one JSON object per line, with the request id bound (config.logging) ---------------
+# --- Logging: one JSON object per line, with the request id bound (api.logging) ---------------
 LOG_LEVEL = env_choice(
     "LOG_LEVEL", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 )
@@ -295,8 +296,8 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "structlog.stdlib.ProcessorFormatter",
-            "processor": "ext://config.logging.json_renderer",
-            "foreign_pre_chain": "ext://config.logging.FOREIGN_PRE_CHAIN",
+            "processor": "ext://api.logging.json_renderer",
+            "foreign_pre_chain": "ext://api.logging.FOREIGN_PRE_CHAIN",
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
@@ -358,15 +359,15 @@ CELERY_BEAT_SCHEDULE["webhooks-enqueue-overdue"] = {
 
 # --- Hardening: rate limits and the OpenAPI schema (issue 9; docs/api.md) -----------------------
 # Write requests (POST, PATCH, DELETE) per organization per window; 0 disables the limit. The
-# counter lives in the cache above (config.ratelimit explains its tolerance per backend).
+# counter lives in the cache above (api.ratelimit explains its tolerance per backend).
 RATE_LIMIT_WRITES_PER_MINUTE = env.int("RATE_LIMIT_WRITES_PER_MINUTE", default=600)
 RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=60)
 if RATE_LIMIT_WRITES_PER_MINUTE < 0:
     raise ImproperlyConfigured("RATE_LIMIT_WRITES_PER_MINUTE must be 0 (off) or positive")
 if not 1 <= RATE_LIMIT_WINDOW_SECONDS <= 3600:
     raise ImproperlyConfigured("RATE_LIMIT_WINDOW_SECONDS must be between 1 and 3600")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["config.ratelimit.OrganizationWriteThrottle"]
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "config.schema.EnvelopeAutoSchema"
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["api.ratelimit.OrganizationWriteThrottle"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "api.schema.EnvelopeAutoSchema"
 # OPTIONS would answer DRF's metadata outside the envelope; it is 405 like any unserved method.
 REST_FRAMEWORK["DEFAULT_METADATA_CLASS"] = None
 
@@ -384,10 +385,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "PREPROCESSING_HOOKS": ["config.schema.only_api_routes"],
+    "PREPROCESSING_HOOKS": ["api.schema.only_api_routes"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.schema.add_shared_components",
+        "api.schema.add_shared_components",
     ],
     # One name for the number-type choices, whichever field or filter declares them.
     "ENUM_NAME_OVERRIDES": {"NumberTypeEnum": "phone_numbers.numbering.NUMBER_TYPES"},

@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from api.views import UnknownApiRoute
 from config import views
 from phone_numbers.urls import id_urlpatterns as phone_number_id_urls
 
-handler404 = "config.views.handler404"
-handler500 = "config.views.handler500"
+handler404 = "api.views.handler404"
+handler500 = "api.views.handler500"
 
 # Each app owns its /v1/ routes; the last pattern answers 404 in the envelope for the rest.
 api_v1 = [
@@ -16,7 +17,7 @@ api_v1 = [
     # Last of the phone-numbers routes: /phone-numbers/<id> would capture /bulk, /search...
     path("", include(phone_number_id_urls)),
     path("", include("webhooks.urls")),
-    re_path(r"^.*$", views.UnknownApiRoute.as_view()),
+    re_path(r"^.*$", UnknownApiRoute.as_view()),
 ]
 
 urlpatterns = [

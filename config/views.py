@@ -1,9 +1,8 @@
 from django.db import connection
 from django.http import JsonResponse
-from rest_framework.views import APIView
 
+from api.errors import ServiceUnavailable, error_body
 from config.celery_app import app as celery_app
-from config.errors import InternalError, NotFound, ServiceUnavailable, error_body
 
 
 def healthz(request):
@@ -28,33 +27,3 @@ def readyz(request):
         return JsonResponse({"success": True, "data": checks})
     error = ServiceUnavailable(details=checks)
     return JsonResponse(error_body(error), status=error.status_code, headers=error.headers)
-
-
-class UnknownApiRoute(APIView):
-    """Any /v1/ path no route matched: 404 in the envelope, for every method."""
-
-    authentication_classes = []
-    permission_classes = []
-
-    def initial(self, request, *args, **kwargs):
-        raise NotFound()
-
-
-def _is_api(request) -> bool:
-    return request.path == "/v1" or request.path.startswith("/v1/")
-
-
-def handler404(request, exception=None):
-    if _is_api(request):
-        return JsonResponse(error_body(NotFound()), status=404)
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
-def handler500(request):
-    if _is_api(request):
-        return JsonResponse(error_body(InternalError()), status=500)
-    from django.views.defaults import server_error
-
-    return server_error(request)

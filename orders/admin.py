@@ -5,36 +5,24 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from accounts.models import CreditTransaction
-from config.admin import ReadOnlyAdmin
 from orders import services
-from orders.models import BulkOrder, IdempotencyKey
+from orders.models import BulkOrder
 from orders.staff_services import staff_order_close, staff_order_retry
 from phone_numbers.models import PhoneNumber
+
+ASSIGNED_NUMBERS_SHOWN = 100
 
 
 class CloseOrderForm(forms.Form):
     reason = forms.CharField(
         max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), strip=True
     )
-
-
-class PhoneNumberInline(admin.TabularInline):
-    model = PhoneNumber
-    fk_name = "order"
-    fields = ("number", "number_type", "area_code", "state", "organization", "label")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = "numbers assigned by this order"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BulkOrder)
@@ -56,7 +44,6 @@ class BulkOrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     search_fields = ("=id", "label", "request_id")
     actions = ("retry_fulfilment", "close_orders")
-    inlines = (PhoneNumberInline,)
     fieldsets = (
         (None, {"fields": ("id", "organization", "status", "is_backorder", "request_id")}),
         ("Criteria", {"fields": ("quantity", "number_type", "area_code", "pattern")}),
@@ -78,12 +65,17 @@ class BulkOrderAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Numbers", {"fields": ("assigned_numbers",)}),
         ("Ledger", {"fields": ("ledger_entries",)}),
     )
 
     def get_readonly_fields(self, request, obj=None):
         # Status and counts change only through services: nothing here is editable.
-        return [f.name for f in BulkOrder._meta.fields] + ["pending", "ledger_entries"]
+        return [f.name for f in BulkOrder._meta.fields] + [
+            "pending",
+            "assigned_numbers",
+            "ledger_entries",
+        ]
 
     def has_add_permission(self, request):
         return False
@@ -99,7 +91,7 @@ class BulkOrderAdmin(admin.ModelAdmin):
             digits = term.lstrip("+")
             if digits.isdigit() and len(digits) >= 4:
                 by_number = PhoneNumber.objects.filter(
-                    order=OuterRef("pk"), number__endswith=digits
+                    order_id=OuterRef("pk"), number__endswith=digits
                 )
                 queryset |= self.model.objects.filter(Exists(by_number))
         return queryset, may_have_duplicates
@@ -112,6 +104,28 @@ class BulkOrderAdmin(admin.ModelAdmin):
     @admin.display(description="pending")
     def pending(self, order):
         return order.pending_count
+
+    @admin.display(description="numbers assigned by this order")
+    def assigned_numbers(self, order):
+        # The first ASSIGNED_NUMBERS_SHOWN, so a 10,000-number order's page stays small; the
+        # numbers changelist filtered by this order has them all.
+        numbers = PhoneNumber.objects.filter(order_id=order.id).order_by("number")
+        shown = list(numbers.values_list("pk", "number", "state")[: ASSIGNED_NUMBERS_SHOWN + 1])
+        if not shown:
+            return "none"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td></tr>',
+            (
+                (reverse("admin:phone_numbers_phonenumber_change", args=[pk]), number, state)
+                for pk, number, state in shown[:ASSIGNED_NUMBERS_SHOWN]
+            ),
+        )
+        more = ""
+        if len(shown) > ASSIGNED_NUMBERS_SHOWN:
+            url = reverse("admin:phone_numbers_phonenumber_changelist") + f"?order_id={order.id}"
+            more = format_html('<p><a href="{}">All {} numbers</a></p>', url, numbers.count())
+        return format_html("<table><tr><th>number</th><th>state</th></tr>{}</table>{}", rows, more)
 
     @admin.display(description="ledger entries of this order")
     def ledger_entries(self, order):
@@ -177,22 +191,3 @@ class BulkOrderAdmin(admin.ModelAdmin):
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
-
-
-@admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
-    list_display = (
-        "key",
-        "organization",
-        "method",
-        "path",
-        "state",
-        "response_status",
-        "created_at",
-        "expires_at",
-    )
-    list_filter = ("state", "method")
-    search_fields = ("=key", "organization__name", "request_id")
-    list_select_related = ("organization",)
-    readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
-    show_full_result_count = False

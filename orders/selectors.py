@@ -1,6 +1,4 @@
-from django.db.models import Prefetch
-
-from config.responses import iso8601
+from api.responses import iso8601
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber
 
@@ -10,7 +8,7 @@ def bulk_order_data(order: BulkOrder, assigned_numbers: list[str] | None = None)
     `data` of the phone_number.bulk_order.completed webhook event. Pass assigned_numbers when
     the caller already has them, to save a query."""
     if assigned_numbers is None:
-        assigned_numbers = sorted(order.phone_numbers.values_list("number", flat=True))
+        assigned_numbers = assigned_numbers_by_order([order.id])[order.id]
     failed = (
         order.failed_count
         if order.status
@@ -55,12 +53,21 @@ def bulk_order_get(*, organization, order_id) -> BulkOrder | None:
 
 
 def bulk_orders_backordered(*, organization):
-    """The organization's backordered bulk orders, with their numbers prefetched."""
-    return BulkOrder.objects.filter(organization=organization, is_backorder=True).prefetch_related(
-        Prefetch("phone_numbers", queryset=PhoneNumber.objects.only("number", "order_id"))
-    )
+    """The organization's backordered bulk orders."""
+    return BulkOrder.objects.filter(organization=organization, is_backorder=True)
 
 
-def bulk_order_list_data(order: BulkOrder) -> dict:
-    """bulk_order_data from prefetched numbers (one query per page, not per order)."""
-    return bulk_order_data(order, sorted(number.number for number in order.phone_numbers.all()))
+def assigned_numbers_by_order(order_ids) -> dict:
+    """The numbers each of these orders assigned, sorted, in one query (a page of orders costs
+    one query for all their numbers, not one per order)."""
+    numbers = {order_id: [] for order_id in order_ids}
+    rows = PhoneNumber.objects.filter(order_id__in=order_ids).order_by("number")
+    for order_id, number in rows.values_list("order_id", "number"):
+        numbers[order_id].append(number)
+    return numbers
+
+
+def bulk_orders_data(orders) -> list[dict]:
+    """bulk_order_data for a page of orders, with one query for all their numbers."""
+    numbers = assigned_numbers_by_order([order.id for order in orders])
+    return [bulk_order_data(order, numbers[order.id]) for order in orders]

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-from config.serializers import (
+from api.serializers import (
     StrictCharField,
     StrictIntegerField,
 )

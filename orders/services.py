@@ -34,7 +34,8 @@ from accounts.services import (
     ensure_available_credit,
     lock_organization,
 )
-from config.errors import InsufficientInventory
+from api.errors import InsufficientInventory
+from orders import signals
 from orders.models import BulkOrder
 from phone_numbers import numbering
 from phone_numbers.allocation import (
@@ -46,7 +47,6 @@ from phone_numbers.allocation import (
 )
 from phone_numbers.carriers import get_carrier
 from phone_numbers.models import NumberPrice, PhoneNumber
-from webhooks import services as webhooks_services
 
 log = structlog.get_logger(__name__)
 Status = BulkOrder.Status
@@ -228,7 +228,7 @@ def _finish(*, organization, order: BulkOrder, reason: str = "") -> bool:
             order_id=order.id,
             note=f"{order.failed_count} numbers not supplied, bulk order {order.id}",
         )
-    webhooks_services.bulk_order_completed(order=order)
+    signals.bulk_order_finished.send(sender=BulkOrder, order=order)
     log.info(
         "bulk_order_finished",
         order_id=str(order.id),

@@ -3,8 +3,8 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from api.idempotency import purge_expired_keys
 from orders import services
-from orders.idempotency import purge_expired_keys
 from phone_numbers.carriers import CarrierError
 
 # Never schedule further ahead than this: the Redis broker's visibility_timeout (settings) must

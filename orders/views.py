@@ -3,11 +3,11 @@
 from rest_framework import viewsets
 
 from accounts import scopes
-from config.errors import NotFound
-from config.responses import ok
-from config.serializers import filtered, parse_uuid, validated_body
+from api.errors import NotFound
+from api.idempotency import IdempotentCreateMixin
+from api.responses import ok
+from api.serializers import filtered, parse_uuid, validated_body
 from orders import selectors, services
-from orders.idempotency import IdempotentCreateMixin
 from orders.serializers import BulkOrderFilter, BulkOrderInput
 from phone_numbers.allocation import Criteria, Routing
 
@@ -49,4 +49,4 @@ class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
     def list(self, request):
         queryset = selectors.bulk_orders_backordered(organization=request.organization)
         page = self.paginate_queryset(filtered(BulkOrderFilter, request, queryset))
-        return self.get_paginated_response([selectors.bulk_order_list_data(o) for o in page])
+        return self.get_paginated_response(selectors.bulk_orders_data(page))

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from config.admin import ReadOnlyAdmin
+from api.admin import ReadOnlyAdmin
 from phone_numbers import selectors
 from phone_numbers.inventory_csv import validate_inventory_csv
 from phone_numbers.models import NumberPrice, PhoneNumber
@@ -178,7 +178,7 @@ class NumberHistoryAndReleaseMixin:
         "area_code",
         "state",
         "organization",
-        "order",
+        "order_id",
         "inbound_url",
         "status_url",
         "label",

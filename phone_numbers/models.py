@@ -35,14 +35,9 @@ class PhoneNumber(models.Model):
         blank=True,
         related_name="phone_numbers",
     )
-    # The bulk order that assigned the number, if any.
-    order = models.ForeignKey(
-        "orders.BulkOrder",
-        models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="phone_numbers",
-    )
+    # The bulk order that assigned the number, if any. A plain column, not a foreign key:
+    # orders sits above this app and points here, never the other way (README: Layout).
+    order_id = models.UUIDField(null=True, blank=True, db_index=True)
     inbound_url = models.URLField(max_length=2048, null=True, blank=True)
     status_url = models.URLField(max_length=2048, null=True, blank=True)
     label = models.CharField(max_length=64, null=True, blank=True)
@@ -128,9 +123,7 @@ class PhoneNumberEvent(models.Model):
         related_name="+",
         db_index=False,
     )
-    order = models.ForeignKey(
-        "orders.BulkOrder", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
-    )
+    order_id = models.UUIDField(null=True, blank=True)  # a bulk order's id, as on PhoneNumber
     # Who did it: an API key (the organization through the API) or a staff user (the admin).
     # Neither for allocation and the sweeper.
     api_key = models.ForeignKey(

@@ -1,6 +1,6 @@
 """Reads of inventory, prices and owned numbers."""
 
-from config.errors import NotFound
+from api.errors import NotFound
 from phone_numbers.allocation import Criteria, pattern_condition
 from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
 
@@ -63,24 +63,28 @@ def number_history(number: PhoneNumber) -> list[PhoneNumberEvent]:
     `assigned` entries are derived, not stored: each release or return records the assignment
     it ended, and the number row holds the current one (allocation writes no event)."""
     stored = PhoneNumberEvent.objects.filter(number=number).select_related(
-        "organization", "order", "api_key", "staff_user"
+        "organization", "api_key", "staff_user"
     )
     timeline = []
     for event in stored:
         if event.kind in PhoneNumberEvent.RELEASE_KINDS and event.assigned_at:
-            timeline.append(_assignment(number, event.assigned_at, event.organization, event.order))
+            timeline.append(
+                _assignment(number, event.assigned_at, event.organization, event.order_id)
+            )
         timeline.append(event)
     if number.state == PhoneNumber.State.ASSIGNED and number.assigned_at:
-        timeline.append(_assignment(number, number.assigned_at, number.organization, number.order))
+        timeline.append(
+            _assignment(number, number.assigned_at, number.organization, number.order_id)
+        )
     return sorted(timeline, key=lambda entry: entry.at)
 
 
-def _assignment(number, at, organization, order) -> PhoneNumberEvent:
+def _assignment(number, at, organization, order_id) -> PhoneNumberEvent:
     # An unsaved event: the admin renders it like the stored ones.
     return PhoneNumberEvent(
         number=number,
         kind=PhoneNumberEvent.Kind.ASSIGNED,
         organization=organization,
-        order=order,
+        order_id=order_id,
         at=at,
     )

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from rest_framework import serializers
 
-from config.errors import ValidationFailed
-from config.serializers import (
+from api.errors import ValidationFailed
+from api.serializers import (
     HttpsURLField,
     InputSerializer,
     LabelField,

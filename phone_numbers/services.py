@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import credit_charge, ensure_available_credit, lock_organization
-from config.errors import InsufficientInventory, NotFound
+from api.errors import InsufficientInventory, NotFound
 from phone_numbers import numbering
 from phone_numbers.allocation import NotEnoughNumbers, Routing, claim_listed_numbers
 from phone_numbers.history import record_quarantines_ended, record_releases

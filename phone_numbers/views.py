@@ -5,11 +5,11 @@ from rest_framework.viewsets import GenericViewSet
 
 from accounts import scopes
 from accounts.permissions import has_scope
-from config.errors import Forbidden, ValidationFailed
-from config.request_id import current_request_id
-from config.responses import ok
-from config.serializers import filtered, parse_uuid, validated_body
-from orders.idempotency import IdempotentCreateMixin
+from api.errors import Forbidden, ValidationFailed
+from api.idempotency import IdempotentCreateMixin
+from api.request_id import current_request_id
+from api.responses import ok
+from api.serializers import filtered, parse_uuid, validated_body
 from phone_numbers import selectors, services
 from phone_numbers.allocation import Criteria, Routing
 from phone_numbers.selectors import available_numbers_search

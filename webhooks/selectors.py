@@ -3,9 +3,9 @@ shapes the API answers with."""
 
 from django.db.models import Prefetch
 
-from config.errors import NotFound, ValidationFailed
-from config.responses import iso8601
-from config.serializers import parse_uuid
+from api.errors import NotFound, ValidationFailed
+from api.responses import iso8601
+from api.serializers import parse_uuid
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from urllib3.util import parse_url
 
-from config.serializers import HttpsURLField, InputSerializer, StrictCharField
+from api.serializers import HttpsURLField, InputSerializer, StrictCharField
 from webhooks.models import EVENT_TYPES
 from webhooks.transport import is_public_address
 

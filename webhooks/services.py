@@ -17,7 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.responses import iso8601
+from accounts.services import lock_organization
+from api.responses import iso8601
+from orders.selectors import bulk_order_data
 from webhooks import signing, transport
 from webhooks.models import (
     BULK_ORDER_COMPLETED,
@@ -47,8 +49,6 @@ def webhook_endpoint_create(
     """Create an endpoint and return it with its signing secret. The API shows the secret in
     this answer only. An organization has at most MAX_ENDPOINTS_PER_ORGANIZATION live
     endpoints (checked with the organization row locked, so two requests cannot both pass)."""
-    from accounts.services import lock_organization
-
     with transaction.atomic():
         lock_organization(organization.id)
         live = WebhookEndpoint.objects.filter(organization=organization, deleted_at__isnull=True)
@@ -76,15 +76,13 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 @transaction.atomic
 def bulk_order_completed(*, order) -> WebhookEvent | None:
     """Record the phone_number.bulk_order.completed event for a backordered order that just
-    reached a terminal status, and schedule its deliveries after commit. Called by
-    orders.services inside the transaction that ends the order.
+    reached a terminal status, and schedule its deliveries after commit. Called (through
+    orders.signals.bulk_order_finished) inside the transaction that ends the order.
 
     Guarantees: at most one event per order, whatever the number of calls (a unique constraint
     on (type, order_id); a repeated call returns None and schedules nothing); one delivery per
     active endpoint of the order's organization subscribed to the event; nothing is sent unless
     the caller's transaction commits. Orders filled at once (not backordered) have no event."""
-    from orders.selectors import bulk_order_data
-
     if not order.is_backorder:
         return None
     if not order.is_terminal:

@@ -1,10 +1,10 @@
 from rest_framework.viewsets import GenericViewSet
 
 from accounts import scopes
-from config.errors import ValidationFailed
-from config.responses import ok
-from config.serializers import validated_body
-from orders.idempotency import IdempotentCreateMixin
+from api.errors import ValidationFailed
+from api.idempotency import IdempotentCreateMixin
+from api.responses import ok
+from api.serializers import validated_body
 from webhooks import selectors, services
 from webhooks.serializers import WebhookEndpointCreateInput
 

@@ -17,7 +17,7 @@ from accounts.services import (
     credit_topup,
     lock_organization,
 )
-from config.errors import InsufficientCredit
+from api.errors import InsufficientCredit
 from tests.conftest import make_org
 
 

@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiKey, CreditTransaction, Organization, StaffAction
-from orders.models import BulkOrder, IdempotencyKey
+from api.models import IdempotencyKey
+from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -110,7 +111,7 @@ def make_idempotency_keys(n, tag):
     IdempotencyKey.objects.bulk_create(
         [
             IdempotencyKey(
-                organization=org,
+                organization_id=org.id,
                 key=f"{tag}-{i}",
                 fingerprint="f" * 64,
                 method="POST",

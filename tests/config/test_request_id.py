@@ -11,8 +11,8 @@ import structlog
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 
+from api.logging import FOREIGN_PRE_CHAIN, json_renderer
 from config.celery_app import app as celery_app
-from config.logging import FOREIGN_PRE_CHAIN, json_renderer
 from tests.config import tasks
 
 pytestmark = pytest.mark.urls("tests.config.urls")

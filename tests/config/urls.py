@@ -9,12 +9,12 @@ from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
 
 from accounts import scopes
-from config.responses import ok
-from config.serializers import InputSerializer, StrictIntegerField, validated_body
+from api.responses import ok
+from api.serializers import InputSerializer, StrictIntegerField, validated_body
 from config.urls import urlpatterns as real_urlpatterns
 
-handler404 = "config.views.handler404"
-handler500 = "config.views.handler500"
+handler404 = "api.views.handler404"
+handler500 = "api.views.handler500"
 
 INTERNAL_DETAIL = "password=hunter2 at /srv/app/secret.py"
 

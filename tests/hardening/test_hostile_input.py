@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import Resolver404, resolve
 
 from accounts import scopes
-from config.views import UnknownApiRoute
+from api.views import UnknownApiRoute
 from tests.conftest import make_api, make_org
 
 pytestmark = [pytest.mark.urls("tests.hardening.urls"), pytest.mark.django_db]
@@ -194,7 +194,7 @@ ROWS = [
         needs_route=False),
     Row("unknown-path-dots", "GET", "/v1/../v1/billing/wallet%00", None, 404, "NOT_FOUND",
         needs_route=False),
-    # --- pagination (a test list route; every list route shares config.pagination) ----------
+    # --- pagination (a test list route; every list route shares api.pagination) ----------
     Row("list-ok", "GET", "/v1/test/numbers", status=200, code=None, query={"limit": "100"}),
     *(Row(f"list-limit-{name}", "GET", "/v1/test/numbers", details="limit",
           query={"limit": value}) for name, value in [

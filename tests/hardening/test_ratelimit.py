@@ -1,11 +1,11 @@
-"""The per-organization write rate limit (API.md §1, config.ratelimit), in one process. The
+"""The per-organization write rate limit (API.md §1, api.ratelimit), in one process. The
 multi-process test is test_ratelimit_concurrency.py."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config import ratelimit
+from api import ratelimit
 from tests.conftest import make_api, make_org
 
 pytestmark = [pytest.mark.urls("tests.hardening.urls"), pytest.mark.django_db]
@@ -143,7 +143,7 @@ def test_it_counts_with_the_embedded_file_cache(alice, limit_of_3, settings, tmp
             "LOCATION": str(tmp_path),
         }
     }
-    # config.ratelimit.cache is Django's proxy to caches["default"]: now the file cache.
+    # api.ratelimit.cache is Django's proxy to caches["default"]: now the file cache.
     statuses = [alice.post("/v1/test/probe", BODY).status_code for _ in range(4)]
 
     assert isinstance(caches["default"], FileBasedCache)

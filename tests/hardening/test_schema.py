@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 
-from config.schema import BULK_BACKORDERED_EXAMPLE, BULK_FILLED_EXAMPLE
+from api.schema import BULK_BACKORDERED_EXAMPLE, BULK_FILLED_EXAMPLE
 
 COMMITTED = Path(settings.BASE_DIR) / "docs" / "openapi.json"
 GENERIC = {"400", "401", "403", "405", "500", "503"}
@@ -154,7 +154,7 @@ def test_it_shows_the_product_page_examples_on_the_bulk_route():
 
 def test_it_renders_rate_limit_and_idempotency_errors_like_the_examples(client):
     """The documented examples are what the error classes render."""
-    from config.errors import RateLimited, error_body
+    from api.errors import RateLimited, error_body
 
     body = error_body(RateLimited(retry_after=3))
 

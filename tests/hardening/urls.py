@@ -11,10 +11,9 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.views import APIView
 
 from accounts import scopes
-from config import urls as project_urls
-from config.errors import NotFound
-from config.responses import ok
-from config.serializers import (
+from api.errors import NotFound
+from api.responses import ok
+from api.serializers import (
     HttpsURLField,
     InputSerializer,
     LabelField,
@@ -22,6 +21,7 @@ from config.serializers import (
     StrictIntegerField,
     validated_body,
 )
+from config import urls as project_urls
 from phone_numbers import numbering
 from phone_numbers.models import PhoneNumber
 
@@ -87,7 +87,7 @@ class NumberOut(serializers.ModelSerializer):
 
 
 class ProbeListView(ListModelMixin, GenericAPIView):
-    """A paginated list, as every list route (config.pagination.KeysetPagination)."""
+    """A paginated list, as every list route (api.pagination.KeysetPagination)."""
 
     required_scopes = {"get": scopes.NUMBERS_READ}
     serializer_class = NumberOut

@@ -1,4 +1,4 @@
-"""A stand-in for POST /v1/phone-numbers/bulk decorated with config.schema's product-page
+"""A stand-in for POST /v1/phone-numbers/bulk decorated with api.schema's product-page
 declaration, to test that declaration before the real view is merged (test_schema.py only)."""
 
 from django.urls import path
@@ -6,9 +6,9 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts import scopes
-from config.responses import ok
-from config.schema import bulk_order_create_schema
-from config.serializers import InputSerializer, StrictIntegerField
+from api.responses import ok
+from api.schema import bulk_order_create_schema
+from api.serializers import InputSerializer, StrictIntegerField
 
 
 class BulkInput(InputSerializer):

@@ -6,11 +6,12 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import CreditTransaction, Organization
-from orders.idempotency import purge_expired_keys
-from orders.models import BulkOrder, IdempotencyKey
+from api.idempotency import purge_expired_keys
+from api.models import IdempotencyKey
+from orders.models import BulkOrder
 from tests.conftest import make_api, make_org
 
-pytestmark = pytest.mark.urls("tests.orders.idempotency_urls")
+pytestmark = pytest.mark.urls("tests.api.idempotency_urls")
 URL = "/v1/test-orders"
 
 
@@ -129,7 +130,7 @@ def test_a_crash_before_commit_leaves_nothing_and_frees_the_key(alice, alice_org
 def test_it_takes_over_a_key_left_in_progress_by_a_dead_request(alice, alice_org):
     # What a request killed mid-flight leaves behind: the claimed row, unlocked, no response.
     IdempotencyKey.objects.create(
-        organization=alice_org,
+        organization_id=alice_org.id,
         key="key-1",
         fingerprint=__import__("hashlib")
         .sha256(b'POST\n/v1/test-orders\n{"quantity":1}')

@@ -6,14 +6,14 @@ from django.core.signals import request_finished
 from django.http import JsonResponse
 from ulid import ULID
 
-from config.errors import PayloadTooLarge, error_body
+from api.errors import PayloadTooLarge, error_body
 
 log = structlog.get_logger("request")
 
 
 class RequestIdMiddleware:
     """Gives every request a fresh ULID: bound into every log line of the request (and every
-    task it enqueues, see config.logging) and answered in `X-Request-Id`.
+    task it enqueues, see api.logging) and answered in `X-Request-Id`.
 
     The id stays bound until Django's request_finished signal, not just until this middleware
     returns: Django logs 4xx/5xx answers ("django.request") after the whole middleware chain,
@@ -44,7 +44,7 @@ def _forget_request_id(**kwargs):
     structlog.contextvars.clear_contextvars()
 
 
-request_finished.connect(_forget_request_id, dispatch_uid="config.middleware.forget_request_id")
+request_finished.connect(_forget_request_id, dispatch_uid="api.middleware.forget_request_id")
 
 
 class BodySizeLimitMiddleware:

@@ -33,15 +33,15 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
-from config.errors import (
+from api.errors import (
     ApiError,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     ValidationFailed,
     error_response,
 )
-from config.request_id import current_request_id
-from orders.models import IdempotencyKey
+from api.models import IdempotencyKey
+from api.request_id import current_request_id
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -95,7 +95,7 @@ def _lock(organization, key) -> IdempotencyKey | None:
     try:
         with transaction.atomic():  # a savepoint: a refused lock must not abort the outer block
             return IdempotencyKey.objects.select_for_update(nowait=True).get(
-                organization=organization, key=key
+                organization_id=organization.id, key=key
             )
     except (DatabaseError, IdempotencyKey.DoesNotExist):
         # Locked by a running request, or deleted by one that just failed with a 5xx: either
@@ -114,7 +114,7 @@ def run_idempotently(request, *, key: str, produce) -> HttpResponse:
     IdempotencyKey.objects.bulk_create(
         [
             IdempotencyKey(
-                organization=organization,
+                organization_id=organization.id,
                 key=key,
                 fingerprint=fingerprint,
                 method=request.method,
@@ -130,7 +130,9 @@ def run_idempotently(request, *, key: str, produce) -> HttpResponse:
         with transaction.atomic():
             record = _lock(organization, key)
             if record is None:
-                current = IdempotencyKey.objects.filter(organization=organization, key=key).first()
+                current = IdempotencyKey.objects.filter(
+                    organization_id=organization.id, key=key
+                ).first()
                 if current and current.expires_at > now and current.fingerprint != fingerprint:
                     raise IdempotencyKeyReused()
                 raise IdempotencyKeyInUse()
@@ -190,7 +192,7 @@ def _restart(record, request, fingerprint, now, ttl):
 
 def _release(organization, key):
     IdempotencyKey.objects.filter(
-        organization=organization, key=key, state=IdempotencyKey.State.IN_PROGRESS
+        organization_id=organization.id, key=key, state=IdempotencyKey.State.IN_PROGRESS
     ).delete()
 
 

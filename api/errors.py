@@ -9,7 +9,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from config.request_id import current_request_id
+from api.request_id import current_request_id
 
 log = structlog.get_logger(__name__)
 

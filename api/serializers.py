@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from config.errors import InvalidInput, ValidationFailed
+from api.errors import InvalidInput, ValidationFailed
 
 
 class StrictIntegerField(serializers.IntegerField):

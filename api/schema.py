@@ -2,7 +2,7 @@
 
 Done once here, not per view:
 - every 2xx body is wrapped in the success envelope `{success, data, meta?}` (paginated lists
-  already are, by config.pagination), every 4xx/5xx body is the error envelope;
+  already are, by api.pagination), every 4xx/5xx body is the error envelope;
 - the generic errors each route can answer (400/401/403/404/405/413/415/422/429/500/503, and
   409/422 of Idempotency-Key) are added with an example body unless the view declares them;
 - `X-Request-Id` on every response, `Retry-After` on 429/503/409-in-use, `Location` on 202,
@@ -27,8 +27,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
-from config import errors
-from config.serializers import InputSerializer
+from api import errors
+from api.serializers import InputSerializer
 
 EXAMPLE_REQUEST_ID = "01JTBQH2FZ8K1RXC0WJ4Z9P3VM"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -248,7 +248,7 @@ class EnvelopeAutoSchema(AutoSchema):
         )
 
     def is_throttled(self) -> bool:
-        from config.ratelimit import OrganizationWriteThrottle
+        from api.ratelimit import OrganizationWriteThrottle
 
         return self.method in WRITE_METHODS and any(
             isinstance(t, OrganizationWriteThrottle) for t in self.view.get_throttles()
@@ -436,7 +436,7 @@ class EnvelopeAutoSchema(AutoSchema):
 def only_api_routes(endpoints):
     """Preprocessing hook: the public /v1/ routes, without the 404 catch-all and the schema
     view itself."""
-    from config.views import UnknownApiRoute
+    from api.views import UnknownApiRoute
 
     kept = []
     for path, path_regex, method, callback in endpoints:

@@ -7,14 +7,14 @@ from rest_framework.views import APIView
 
 from accounts import scopes
 from accounts.services import credit_charge, credit_hold, lock_organization
-from config.responses import ok
-from config.serializers import (
+from api.idempotency import IdempotentCreateMixin
+from api.responses import ok
+from api.serializers import (
     InputSerializer,
     StrictBooleanField,
     StrictIntegerField,
     validated_body,
 )
-from orders.idempotency import IdempotentCreateMixin
 from orders.models import BulkOrder
 
 

@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from rest_framework.parsers import BaseParser
 
-from config.errors import InvalidInput, PayloadTooLarge
+from api.errors import InvalidInput, PayloadTooLarge
 
 
 def _reject_constant(name):

@@ -8,8 +8,8 @@ from django.core import signing
 from django.db.models import Q
 from rest_framework.pagination import BasePagination
 
-from config.errors import ValidationFailed
-from config.responses import ok
+from api.errors import ValidationFailed
+from api.responses import ok
 
 CURSOR_SALT = "api.cursor"
 MAX_CURSOR_LENGTH = 512

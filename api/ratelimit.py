@@ -54,7 +54,7 @@ class OrganizationWriteThrottle(BaseThrottle):
     """RATE_LIMIT_WRITES_PER_MINUTE write requests per organization per window of
     RATE_LIMIT_WINDOW_SECONDS; 0 disables. DRF runs throttles after authentication and the
     scope check, so it counts only requests of a known organization that would otherwise run.
-    Over the limit DRF raises Throttled, which config.errors renders as 429 RATE_LIMITED with
+    Over the limit DRF raises Throttled, which api.errors renders as 429 RATE_LIMITED with
     Retry-After = whole seconds to the end of the window."""
 
     def __init__(self):
