@@ -3,7 +3,6 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from api.idempotency import purge_expired_keys
 from orders import services
 from phone_numbers.carriers import CarrierError
 
@@ -34,9 +33,3 @@ def fulfil_bulk_order(self, order_id: str) -> None:
 def resume_stalled_bulk_orders() -> int:
     """Periodic (beat): resume processing orders with no progress for a while."""
     return len(services.bulk_orders_resume_stalled())
-
-
-@shared_task
-def purge_expired_idempotency_keys() -> int:
-    """Periodic (beat): delete Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS."""
-    return purge_expired_keys()
