@@ -3,10 +3,10 @@ import re
 from datetime import timedelta
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import API_KEY_VISIBLE_CHARS, ApiKey, hash_api_key_secret
-from accounts.permissions import ensure_method_allowed
 from api.errors import Unauthorized
 
 KEY_FORMAT = re.compile(r"am_live_[A-Za-z0-9_-]{32,200}")
@@ -18,9 +18,6 @@ class ApiKeyAuthentication(BaseAuthentication):
     its cause, so the answer tells an attacker nothing about which keys exist."""
 
     def authenticate(self, request):
-        view = (request.parser_context or {}).get("view")
-        if view is not None:
-            ensure_method_allowed(view, request)
         header = request.META.get("HTTP_AUTHORIZATION", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not KEY_FORMAT.fullmatch(secret.strip()):
@@ -48,3 +45,15 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer am_live_...` (API.md §1).",
+        }

@@ -1,7 +1,11 @@
 from rest_framework import serializers
 
+from api.serializers import NullableCharField
+
 
 class WalletSerializer(serializers.Serializer):
+    """GET /v1/billing/wallet (API.md §3)."""
+
     balance_cents = serializers.IntegerField(help_text="sum of the ledger")
     held_cents = serializers.IntegerField(help_text="reserved by backordered bulk orders")
     available_cents = serializers.IntegerField(help_text="balance minus held")
@@ -18,9 +22,4 @@ class TransactionSerializer(serializers.Serializer):
     balance_after_cents = serializers.IntegerField()
     order_id = serializers.UUIDField(allow_null=True, help_text="the bulk order, if any")
     created_at = serializers.DateTimeField()
-    note = serializers.CharField(allow_null=True)
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["note"] = data["note"] or None  # nullable strings are null when unset (API.md §2)
-        return data
+    note = NullableCharField()

@@ -124,3 +124,29 @@ def filtered(filterset_class, request, queryset):
     if not filterset.is_valid():
         raise ValidationFailed({name: str(errors[0]) for name, errors in filterset.errors.items()})
     return filterset.qs
+
+
+class StringListField(serializers.ListField):
+    """A list of strings rendered as it is (a 10,000-number order is not passed through a
+    CharField per item); documented as an array of strings."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.CharField())
+        super().__init__(**kwargs)
+
+    def to_representation(self, data):
+        return list(data)
+
+
+class NullableCharField(serializers.CharField):
+    """A nullable string of the API: unset ("" or None) is rendered null (API.md §2)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+    def get_attribute(self, instance):
+        return super().get_attribute(instance) or None

@@ -1,9 +1,71 @@
-"""The envelope for what no route answers: unknown /v1/ paths and Django's 404/500 handlers."""
+"""The base of every /v1/ view, and the envelope for what no route answers (unknown /v1/ paths,
+Django's 404/500 handlers).
+
+A /v1/ view derives from ApiView (one handler per method) or ApiViewSet (actions). Either way:
+1. a method the route does not serve is 405, before authentication, so it is 405 with or
+   without a key, never 401;
+2. then DRF's authentication, the scope permission (accounts.permissions: every view declares
+   `required_scopes`, per action or lower-case method) and the write rate limit;
+3. a viewset's path id (`<id>`) is a UUID, else 422 with details.id; an object outside the
+   view's get_queryset() (unknown, another organization's) is 404;
+4. list filters come from the view's `filterset_class` (django-filter's DRF backend); a bad
+   value is 422 naming the parameter.
+"""
+
+import uuid
 
 from django.http import JsonResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
 
-from api.errors import InternalError, NotFound, error_body
+from api.errors import InternalError, MethodNotAllowed, NotFound, error_body
+from api.serializers import parse_uuid
+
+
+def serves_method(view, request) -> bool:
+    """Whether the route answers this method at all. OPTIONS is not served: the API has no
+    browser clients (no CORS), and DRF's metadata answer is not in the envelope."""
+    method = request.method.lower()
+    if method == "options" or method not in view.http_method_names:
+        return False
+    if getattr(view, "action_map", None) is not None:  # a viewset: the router's method map
+        return view.action is not None
+    return hasattr(view, method)
+
+
+class _ApiViewBase:
+    def initial(self, request, *args, **kwargs):
+        if not serves_method(self, request):
+            raise MethodNotAllowed()
+        super().initial(request, *args, **kwargs)
+
+
+class ApiView(_ApiViewBase, APIView):
+    """A /v1/ route with one handler per HTTP method (see the module docstring)."""
+
+
+class ApiViewSet(_ApiViewBase, GenericViewSet):
+    """A /v1/ resource with actions (see the module docstring). Subclasses define
+    get_queryset() scoped to `self.request.organization`, and `queryset = Model.objects.none()`
+    to name the model for the schema (which is generated without a request)."""
+
+    lookup_url_kwarg = "id"
+    filter_backends = [DjangoFilterBackend]
+
+    def object_id(self) -> uuid.UUID:
+        """The id in the path, as a UUID (422 details.id when malformed)."""
+        return parse_uuid(self.kwargs[self.lookup_url_kwarg])
+
+    def get_object(self):
+        found = self.get_queryset().filter(pk=self.object_id()).first()
+        if found is None:
+            raise NotFound()
+        return found
+
+    def page_of(self, queryset) -> list:
+        """The filtered queryset's page for this request's cursor and limit."""
+        return self.paginate_queryset(self.filter_queryset(queryset))
 
 
 class UnknownApiRoute(APIView):

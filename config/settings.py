@@ -192,10 +192,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "PREPROCESSING_HOOKS": ["api.schema.only_api_routes"],
+    "PREPROCESSING_HOOKS": ["api.schema.hooks.only_api_routes"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "api.schema.add_shared_components",
+        "api.schema.hooks.add_shared_components",
     ],
     # One name for the number-type choices, whichever field or filter declares them.
     "ENUM_NAME_OVERRIDES": {"NumberTypeEnum": "phone_numbers.numbering.NUMBER_TYPES"},

@@ -1,73 +1,33 @@
-from api.responses import iso8601
+"""Reads of bulk orders, always scoped to one organization. Their shapes are the output
+serializers of orders.serializers."""
+
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber
 
 
-def bulk_order_data(order: BulkOrder, assigned_numbers: list[str] | None = None) -> dict:
-    """A bulk order as `GET /v1/phone-numbers/bulk/{id}` answers it (API.md §2), also the
-    `data` of the phone_number.bulk_order.completed webhook event. Pass assigned_numbers when
-    the caller already has them, to save a query."""
-    if assigned_numbers is None:
-        assigned_numbers = assigned_numbers_by_order([order.id])[order.id]
-    failed = (
-        order.failed_count
-        if order.status
-        in (
-            BulkOrder.Status.PARTIAL,
-            BulkOrder.Status.FAILED,
-        )
-        else None
-    )
-    return {
-        "order_id": str(order.id),
-        "status": order.status,
-        "quantity": order.quantity,
-        "assigned_count": order.assigned_count,
-        "pending_count": order.pending_count,
-        "failed_count": failed,
-        "assigned_numbers": assigned_numbers,
-        "label": order.label,
-        "created_at": iso8601(order.created_at),
-        "completed_at": iso8601(order.completed_at),
-    }
-
-
-def bulk_order_placement_data(order: BulkOrder, assigned_numbers: list[str]) -> dict:
-    """The body of POST /v1/phone-numbers/bulk (API.md §2 steps 3 and 4): a filled order
-    hides its id (`order_id: null`), a backorder shows the id to poll."""
-    return {
-        "order_id": str(order.id) if order.is_backorder else None,
-        "status": order.status,
-        "quantity": order.quantity,
-        "assigned_count": order.assigned_count,
-        "pending_count": order.pending_count,
-        "assigned_numbers": assigned_numbers,
-    }
+def with_assigned_numbers(*orders: BulkOrder):
+    """Give each order its `assigned_numbers` (sorted), for all of them in one query (a page of
+    orders costs one query for their numbers, not one per order). Returns the first order, for
+    the common case of one."""
+    numbers = {order.id: [] for order in orders}
+    rows = PhoneNumber.objects.filter(order_id__in=list(numbers)).order_by("number")
+    for order_id, number in rows.values_list("order_id", "number"):
+        numbers[order_id].append(number)
+    for order in orders:
+        order.assigned_numbers = numbers[order.id]
+    return orders[0] if orders else None
 
 
 def bulk_order_get(*, organization, order_id) -> BulkOrder | None:
-    """An organization's bulk order, or None (unknown or another organization's). An order
-    filled at once answers `order_id: null` when placed and is not in the list of backorders,
-    but its ledger charge names it, so its id resolves here too (always `complete`)."""
-    return BulkOrder.objects.filter(pk=order_id, organization=organization).first()
+    """An organization's bulk order with its assigned numbers, or None (unknown or another
+    organization's). An order filled at once answers `order_id: null` when placed and is not in
+    the list of backorders, but its ledger charge names it, so its id resolves here too (always
+    `complete`)."""
+    order = BulkOrder.objects.filter(pk=order_id, organization=organization).first()
+    return with_assigned_numbers(order) if order else None
 
 
 def bulk_orders_backordered(*, organization):
-    """The organization's backordered bulk orders."""
+    """The organization's backordered bulk orders (give a page of them its numbers with
+    with_assigned_numbers)."""
     return BulkOrder.objects.filter(organization=organization, is_backorder=True)
-
-
-def assigned_numbers_by_order(order_ids) -> dict:
-    """The numbers each of these orders assigned, sorted, in one query (a page of orders costs
-    one query for all their numbers, not one per order)."""
-    numbers = {order_id: [] for order_id in order_ids}
-    rows = PhoneNumber.objects.filter(order_id__in=order_ids).order_by("number")
-    for order_id, number in rows.values_list("order_id", "number"):
-        numbers[order_id].append(number)
-    return numbers
-
-
-def bulk_orders_data(orders) -> list[dict]:
-    """bulk_order_data for a page of orders, with one query for all their numbers."""
-    numbers = assigned_numbers_by_order([order.id for order in orders])
-    return [bulk_order_data(order, numbers[order.id]) for order in orders]

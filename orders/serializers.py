@@ -1,14 +1,13 @@
-"""Request bodies and query parameters of the bulk-order routes (API.md §2)."""
+"""Request bodies, query parameters and the answers of the bulk-order routes (API.md §2)."""
+
+import uuid
 
 import django_filters
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-from api.serializers import (
-    StrictCharField,
-    StrictIntegerField,
-)
+from api.serializers import NullableCharField, StrictCharField, StrictIntegerField, StringListField
 from orders.models import BulkOrder
 from phone_numbers.serializers import CriteriaInput, RoutingInput
 
@@ -61,3 +60,42 @@ class BulkOrderFilter(django_filters.FilterSet):
     class Meta:
         model = BulkOrder
         fields = ["status", "label"]
+
+
+class BulkOrderPlacementSerializer(serializers.Serializer):
+    """The answer of POST /v1/phone-numbers/bulk (API.md §2 steps 3 and 4): an order filled at
+    once hides its id (`order_id: null`), a backorder shows the id to poll. The order carries
+    `assigned_numbers` (orders.selectors.with_assigned_numbers)."""
+
+    order_id = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(
+        choices=[BulkOrder.Status.COMPLETE, BulkOrder.Status.PROCESSING]
+    )
+    quantity = serializers.IntegerField()
+    assigned_count = serializers.IntegerField()
+    pending_count = serializers.IntegerField()
+    assigned_numbers = StringListField()
+
+    def get_order_id(self, order) -> uuid.UUID | None:
+        return str(order.id) if order.is_backorder else None
+
+
+class BulkOrderSerializer(serializers.Serializer):
+    """A bulk order as GET /v1/phone-numbers/bulk/{id} answers it, and the `data` of the
+    phone_number.bulk_order.completed event. `failed_count` is a number on partial and failed,
+    null otherwise."""
+
+    order_id = serializers.UUIDField(source="id")
+    status = serializers.ChoiceField(choices=BulkOrder.Status.choices)
+    quantity = serializers.IntegerField()
+    assigned_count = serializers.IntegerField()
+    pending_count = serializers.IntegerField()
+    failed_count = serializers.SerializerMethodField()
+    assigned_numbers = StringListField()
+    label = NullableCharField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_failed_count(self, order) -> int | None:
+        ended_short = (BulkOrder.Status.PARTIAL, BulkOrder.Status.FAILED)
+        return order.failed_count if order.status in ended_short else None

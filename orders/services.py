@@ -91,8 +91,9 @@ def bulk_order_place(
     quantity: int,
     routing: Routing | None = None,
     request_id: str = "",
-) -> Placement:
-    """Place a bulk order by quantity (API.md §2, steps 2-4), atomically.
+) -> BulkOrder:
+    """Place a bulk order by quantity (API.md §2, steps 2-4), atomically. Returns the order
+    with its `assigned_numbers`.
 
     Guarantees: the cost (quantity × today's price) is checked against available credit first
     (InsufficientCredit, nothing recorded). If inventory holds `quantity` matching numbers they
@@ -123,8 +124,8 @@ def bulk_order_place(
         created_at=now,
         progressed_at=now,
     )
-    # The numbers are claimed before the order row is written (its id is known already and
-    # the foreign key is checked at commit), so a filled order is written once, complete.
+    # The numbers are claimed before the order row is written (its id is known already, and the
+    # numbers keep it as a plain column), so a filled order is written once, complete.
     try:
         numbers = claim_matching_numbers(
             organization_id=organization.id,
@@ -147,7 +148,8 @@ def bulk_order_place(
             note=f"{quantity} {criteria.number_type} numbers, bulk order {order.id}",
         )
         log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity)
-        return Placement(order=order, assigned_numbers=numbers)
+        order.assigned_numbers = numbers
+        return order
 
     if not get_carrier().can_supply(criteria=criteria, quantity=quantity):
         # Raising rolls back the order row: nothing recorded, nothing held.
@@ -162,7 +164,8 @@ def bulk_order_place(
     )
     _enqueue_fulfilment(order.id)
     log.info("bulk_order_backordered", order_id=str(order.id), quantity=quantity)
-    return Placement(order=order, assigned_numbers=[])
+    order.assigned_numbers = []
+    return order
 
 
 def _lock_processing_order(order_id):

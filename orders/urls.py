@@ -9,7 +9,7 @@ urlpatterns = [
         name="bulk-orders",
     ),
     path(
-        "phone-numbers/bulk/<str:order_id>",
+        "phone-numbers/bulk/<str:id>",
         BulkOrderViewSet.as_view({"get": "retrieve"}),
         name="bulk-order",
     ),

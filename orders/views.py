@@ -1,23 +1,42 @@
-"""The bulk-order routes (API.md §2). Views parse, call one service or selector, render."""
+"""The bulk-order routes (API.md §2). Views parse, call one service or selector, render with the
+output serializer that also documents the answer."""
 
-from rest_framework import viewsets
+from drf_spectacular.utils import extend_schema
 
 from accounts import scopes
 from api.errors import NotFound
 from api.idempotency import IdempotentCreateMixin
 from api.responses import ok
-from api.serializers import filtered, parse_uuid, validated_body
+from api.serializers import validated_body
+from api.views import ApiViewSet
 from orders import selectors, services
-from orders.serializers import BulkOrderFilter, BulkOrderInput
+from orders.models import BulkOrder
+from orders.openapi import bulk_order_create_schema
+from orders.serializers import (
+    BulkOrderFilter,
+    BulkOrderInput,
+    BulkOrderPlacementSerializer,
+    BulkOrderSerializer,
+)
 from phone_numbers.allocation import Criteria, Routing
 
 
-class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
+class BulkOrderViewSet(IdempotentCreateMixin, ApiViewSet):
     required_scopes = {
         "create": scopes.NUMBERS_WRITE,
         "list": scopes.NUMBERS_READ,
         "retrieve": scopes.NUMBERS_READ,
     }
+    queryset = BulkOrder.objects.none()  # the model, for the schema
+    serializer_class = BulkOrderSerializer
+    filterset_class = BulkOrderFilter
+
+    def get_queryset(self):
+        return selectors.bulk_orders_backordered(organization=self.request.organization)
+
+    @bulk_order_create_schema
+    def create(self, request):
+        return super().create(request)
 
     def validate_input(self, request):
         return validated_body(request, BulkOrderInput)
@@ -25,28 +44,34 @@ class BulkOrderViewSet(IdempotentCreateMixin, viewsets.GenericViewSet):
     def create_validated(self, request, body):
         """POST /v1/phone-numbers/bulk, after validation (and, with an Idempotency-Key, after
         the key is claimed: see IdempotentCreateMixin)."""
-        placement = services.bulk_order_place(
+        order = services.bulk_order_place(
             organization_id=request.organization.id,
             criteria=Criteria.from_data(body),
             quantity=body["quantity"],
             routing=Routing.from_data(body),
             request_id=request.request_id,
         )
-        data = selectors.bulk_order_placement_data(placement.order, placement.assigned_numbers)
-        if placement.is_backorder:
-            location = f"/v1/phone-numbers/bulk/{placement.order.id}"
+        data = BulkOrderPlacementSerializer(order).data
+        if order.is_backorder:
+            location = f"/v1/phone-numbers/bulk/{order.id}"
             return ok(data, status=202, headers={"Location": location})
         return ok(data)
 
-    def retrieve(self, request, order_id):
+    @extend_schema(summary="A bulk order", responses={200: BulkOrderSerializer})
+    def retrieve(self, request, id):
+        # Not get_object(): an order filled at once is not a backorder, yet its id resolves.
         order = selectors.bulk_order_get(
-            organization=request.organization, order_id=parse_uuid(order_id)
+            organization=request.organization, order_id=self.object_id()
         )
         if order is None:
             raise NotFound()
-        return ok(selectors.bulk_order_data(order))
+        return ok(BulkOrderSerializer(order).data)
 
+    @extend_schema(
+        summary="Your backordered bulk orders, newest first",
+        responses={200: BulkOrderSerializer(many=True)},
+    )
     def list(self, request):
-        queryset = selectors.bulk_orders_backordered(organization=request.organization)
-        page = self.paginate_queryset(filtered(BulkOrderFilter, request, queryset))
-        return self.get_paginated_response(selectors.bulk_orders_data(page))
+        page = self.page_of(self.get_queryset())
+        selectors.with_assigned_numbers(*page)
+        return self.get_paginated_response(BulkOrderSerializer(page, many=True).data)

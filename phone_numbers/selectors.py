@@ -1,6 +1,5 @@
 """Reads of inventory, prices and owned numbers."""
 
-from api.errors import NotFound
 from phone_numbers.allocation import Criteria, pattern_condition
 from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
 
@@ -47,15 +46,6 @@ def owned_numbers(*, organization):
     """The organization's numbers (a number has an organization exactly when it is assigned:
     a database constraint). Served by phonenumber_owned_idx (organization, assigned_at, id)."""
     return PhoneNumber.objects.filter(organization=organization)
-
-
-def owned_number_get(*, organization, number_id) -> PhoneNumber:
-    """One of the organization's numbers; NotFound for any other id (unknown, another
-    organization's, released), so ids cannot be probed."""
-    number = owned_numbers(organization=organization).filter(pk=number_id).first()
-    if number is None:
-        raise NotFound()
-    return number
 
 
 def number_history(number: PhoneNumber) -> list[PhoneNumberEvent]:

@@ -11,6 +11,7 @@ from api.serializers import (
     HttpsURLField,
     InputSerializer,
     LabelField,
+    NullableCharField,
     StrictCharField,
     StrictIntegerField,
     parse_uuid,
@@ -158,10 +159,14 @@ class ListedOrderInput(RoutingInput):
 
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
-    """The phone-number resource. `created_at` is when the number was assigned to the
-    organization (assigned_at): from the customer's side, that is when the resource began."""
+    """The phone-number resource (API.md §2). `created_at` is when the number was assigned to
+    the organization (assigned_at): from the customer's side, that is when the resource
+    began."""
 
     created_at = serializers.DateTimeField(source="assigned_at")
+    inbound_url = NullableCharField()
+    status_url = NullableCharField()
+    label = NullableCharField()
 
     class Meta:
         model = PhoneNumber
@@ -180,12 +185,27 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        for name in ("inbound_url", "status_url", "label"):
-            if data[name] == "":
-                data[name] = None
-        return data
+
+class NumberPreviewSerializer(serializers.Serializer):
+    """One result of POST /v1/phone-numbers/search."""
+
+    number = serializers.CharField()
+    number_type = serializers.ChoiceField(choices=numbering.NUMBER_TYPES)
+    area_code = serializers.CharField()
+
+
+class NumberReleasedSerializer(serializers.Serializer):
+    """DELETE /v1/phone-numbers/{id}: `{"status": "released"}`."""
+
+    status = serializers.ChoiceField(choices=["released"])
+
+
+class BulkReleaseResultSerializer(serializers.Serializer):
+    """POST /v1/phone-numbers/bulk/release: every unique id in exactly one list."""
+
+    released = serializers.ListField(child=serializers.UUIDField())
+    unknown = serializers.ListField(child=serializers.UUIDField())
+    already_released = serializers.ListField(child=serializers.UUIDField())
 
 
 # --- Owned numbers -----------------------------------------------------------------------------

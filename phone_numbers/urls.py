@@ -23,5 +23,5 @@ urlpatterns = [
 # phone-numbers/<id> captures any single segment ("bulk", "search", "orders" too), so
 # config/urls.py includes it after every fixed phone-numbers route (orders.urls included).
 id_urlpatterns = [
-    path("phone-numbers/<str:number_id>", owned_number, name="phone-number"),
+    path("phone-numbers/<str:id>", owned_number, name="phone-number"),
 ]

@@ -1,12 +1,13 @@
 import ipaddress
 
+import django_filters
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from urllib3.util import parse_url
 
-from api.serializers import HttpsURLField, InputSerializer, StrictCharField
-from webhooks.models import EVENT_TYPES
+from api.serializers import HttpsURLField, InputSerializer, NullableCharField, StrictCharField
+from webhooks.models import EVENT_TYPES, WebhookDelivery
 from webhooks.transport import is_public_address
 
 MAX_EVENTS = 10
@@ -82,3 +83,68 @@ class WebhookEndpointCreateInput(InputSerializer):
                 "must be a string of at most 256 printable characters"
             )
         return value
+
+
+# --- Answers ---------------------------------------------------------------------------------
+
+
+class WebhookEndpointSerializer(serializers.Serializer):
+    """A webhook endpoint as every route answers it (never with its secret, but at creation)."""
+
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField(allow_blank=True, allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    """POST /v1/webhooks: the endpoint with its signing secret, shown only in this answer (and
+    in its Idempotency-Key replay). The view passes `{"endpoint": ..., "secret": ...}`."""
+
+    secret = serializers.CharField(help_text="The signing secret; shown only in this answer.")
+
+
+class WebhookEndpointDeletedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["deleted"])
+
+
+class DeliveryAttemptSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(allow_null=True)
+    latency_ms = serializers.IntegerField(allow_null=True)
+    error = NullableCharField()
+    succeeded = serializers.BooleanField()
+
+
+class WebhookDeliverySerializer(serializers.Serializer):
+    """A delivery with its attempts, oldest first (webhooks.selectors prefetches them)."""
+
+    id = serializers.UUIDField()
+    event_id = serializers.CharField()
+    event_type = serializers.CharField(source="event.type")
+    endpoint_id = serializers.UUIDField()
+    url = serializers.CharField(source="endpoint.url")
+    status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
+    attempt_count = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    last_status_code = serializers.IntegerField(allow_null=True)
+    last_error = NullableCharField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    attempts = DeliveryAttemptSerializer(many=True)
+
+
+class WebhookDeliveryFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=WebhookDelivery.Status.choices,
+        error_messages={
+            "invalid_choice": f"must be one of {', '.join(WebhookDelivery.Status.values)}"
+        },
+    )
+    endpoint_id = django_filters.UUIDFilter(error_messages={"invalid": "must be a UUID"})
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["status", "endpoint_id"]

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from accounts.services import lock_organization
 from api.responses import iso8601
-from orders.selectors import bulk_order_data
+from orders.selectors import with_assigned_numbers
+from orders.serializers import BulkOrderSerializer
 from webhooks import signing, transport
 from webhooks.models import (
     BULK_ORDER_COMPLETED,
@@ -99,7 +100,7 @@ def bulk_order_completed(*, order) -> WebhookEvent | None:
             "id": event.id,
             "type": event.type,
             "created_at": iso8601(now),
-            "data": bulk_order_data(order),
+            "data": BulkOrderSerializer(with_assigned_numbers(order)).data,
         },
         separators=(",", ":"),
     )

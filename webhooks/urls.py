@@ -10,5 +10,5 @@ deliveries = views.WebhookDeliveryViewSet.as_view({"get": "list"})
 urlpatterns = [
     path("webhooks", endpoints, name="webhook-endpoints"),
     path("webhooks/deliveries", deliveries, name="webhook-deliveries"),
-    path("webhooks/<str:endpoint_id>", endpoint, name="webhook-endpoint"),
+    path("webhooks/<str:id>", endpoint, name="webhook-endpoint"),
 ]

@@ -3,7 +3,6 @@ holds) credit through the real services, like the order routes do."""
 
 from django.db import transaction
 from django.urls import path
-from rest_framework.views import APIView
 
 from accounts import scopes
 from accounts.services import credit_charge, credit_hold, lock_organization
@@ -15,6 +14,7 @@ from api.serializers import (
     StrictIntegerField,
     validated_body,
 )
+from api.views import ApiView
 from orders.models import BulkOrder
 
 
@@ -24,7 +24,7 @@ class OrderInput(InputSerializer):
     explode = StrictBooleanField(required=False, default=False)
 
 
-class TestOrderView(IdempotentCreateMixin, APIView):
+class TestOrderView(IdempotentCreateMixin, ApiView):
     required_scopes = {"post": scopes.NUMBERS_WRITE}
 
     post = IdempotentCreateMixin.create

@@ -4,13 +4,12 @@ exercise parsing, and routes that fail the ways production code can fail."""
 import structlog
 from django.db import OperationalError, transaction
 from django.urls import path
-from rest_framework import viewsets
 from rest_framework.routers import SimpleRouter
-from rest_framework.views import APIView
 
 from accounts import scopes
 from api.responses import ok
 from api.serializers import InputSerializer, StrictIntegerField, validated_body
+from api.views import ApiView, ApiViewSet
 from config.urls import urlpatterns as real_urlpatterns
 
 handler404 = "api.views.handler404"
@@ -27,28 +26,28 @@ class EchoInput(InputSerializer):
     )
 
 
-class EchoView(APIView):
+class EchoView(ApiView):
     required_scopes = {"post": scopes.NUMBERS_WRITE}
 
     def post(self, request):
         return ok(dict(validated_body(request, EchoInput)), status=201)
 
 
-class BoomView(APIView):
+class BoomView(ApiView):
     required_scopes = {"get": scopes.BILLING_READ}
 
     def get(self, request):
         raise RuntimeError(INTERNAL_DETAIL)
 
 
-class DatabaseDownView(APIView):
+class DatabaseDownView(ApiView):
     required_scopes = {"get": scopes.BILLING_READ}
 
     def get(self, request):
         raise OperationalError(f"connection to server failed: {INTERNAL_DETAIL}")
 
 
-class EnqueueView(APIView):
+class EnqueueView(ApiView):
     """Enqueues a task after its transaction commits, the way services do."""
 
     required_scopes = {"post": scopes.NUMBERS_WRITE}
@@ -68,12 +67,12 @@ def plain_django_boom(request):
     raise RuntimeError(INTERNAL_DETAIL)
 
 
-class NoScopeView(APIView):
+class NoScopeView(ApiView):
     def get(self, request):
         return ok({})
 
 
-class ThingViewSet(viewsets.ViewSet):
+class ThingViewSet(ApiViewSet):
     """A router-made route, as most /v1/ routes are: list and retrieve only."""
 
     required_scopes = {"list": scopes.NUMBERS_READ, "retrieve": scopes.NUMBERS_READ}

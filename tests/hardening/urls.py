@@ -5,10 +5,10 @@ Used by @pytest.mark.urls here and by the gunicorn processes of the rate-limit t
 
 from django.core.validators import RegexValidator
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.mixins import ListModelMixin
-from rest_framework.views import APIView
 
 from accounts import scopes
 from api.errors import NotFound
@@ -21,6 +21,7 @@ from api.serializers import (
     StrictIntegerField,
     validated_body,
 )
+from api.views import ApiView
 from config import urls as project_urls
 from phone_numbers import numbering
 from phone_numbers.models import PhoneNumber
@@ -69,13 +70,12 @@ class ProbeOutput(serializers.Serializer):
     inbound_url = serializers.CharField(required=False)
 
 
-class ProbeWriteView(APIView):
+class ProbeWriteView(ApiView):
     """Echoes its validated body: a write route with every kind of field."""
 
     required_scopes = {"post": scopes.NUMBERS_WRITE}
-    input_serializer_class = ProbeInput
-    output_serializer_class = ProbeOutput
 
+    @extend_schema(request=ProbeInput, responses={200: ProbeOutput})
     def post(self, request):
         return ok(validated_body(request, ProbeInput))
 
@@ -86,7 +86,7 @@ class NumberOut(serializers.ModelSerializer):
         fields = ["id", "number", "number_type", "area_code", "created_at"]
 
 
-class ProbeListView(ListModelMixin, GenericAPIView):
+class ProbeListView(ListModelMixin, ApiView, GenericAPIView):
     """A paginated list, as every list route (api.pagination.KeysetPagination)."""
 
     required_scopes = {"get": scopes.NUMBERS_READ}
@@ -99,7 +99,7 @@ class ProbeListView(ListModelMixin, GenericAPIView):
         return self.list(request)
 
 
-class ProbeDetailView(GenericAPIView):
+class ProbeDetailView(ApiView, GenericAPIView):
     required_scopes = {"get": scopes.NUMBERS_READ}
     serializer_class = NumberOut
 

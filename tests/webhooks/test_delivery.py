@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import BulkOrder
-from orders.selectors import bulk_order_data
+from orders.selectors import with_assigned_numbers
+from orders.serializers import BulkOrderSerializer
 from tests.webhooks.conftest import make_endpoint, make_terminal_order
 from webhooks import services, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
@@ -61,7 +62,7 @@ def test_it_delivers_one_signed_event_per_terminal_order(
         assert request["headers"]["X-AmCore-Event-Id"] == payload["id"]
         received[payload["data"]["order_id"]] = payload["data"]
     for order in orders:
-        assert received[str(order.id)] == bulk_order_data(order)
+        assert received[str(order.id)] == BulkOrderSerializer(with_assigned_numbers(order)).data
     assert WebhookEvent.objects.count() == 3
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {Status.DELIVERED}
     assert DeliveryAttempt.objects.filter(succeeded=True).count() == 3
