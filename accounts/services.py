@@ -206,19 +206,3 @@ def credit_release(*, organization: Organization, cents: int, order_id, note: st
         order_id=order_id,
         note=note or f"released {cents} cents held for order {order_id}",
     )
-
-
-@transaction.atomic
-def credit_refund(*, organization_id, cents: int, note: str, order_id=None, created_by=None):
-    """Give back money that was charged."""
-    if cents <= 0:
-        raise ValueError("a refund must be positive")
-    organization = lock_organization(organization_id)
-    return post_ledger_entry(
-        organization=organization,
-        kind=Kind.REFUND,
-        amount_cents=cents,
-        order_id=order_id,
-        note=note,
-        created_by=created_by,
-    )

@@ -358,7 +358,8 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
 
 FLOOR_SQL = {
     "lock": "SELECT balance_cents, held_cents FROM accounts_organization WHERE id = %s FOR UPDATE",
-    # The same statement as phone_numbers.allocation.claim_matching_numbers.
+    # A claim of the same shape as phone_numbers.allocation.claim_matching_numbers (which puts
+    # the candidates in a MATERIALIZED CTE and checks the count), without its guards.
     "claim": (
         "UPDATE phone_numbers_phonenumber SET state = %s, organization_id = %s, order_id = %s, "
         "inbound_url = %s, status_url = %s, label = %s, assigned_at = %s, updated_at = %s, "

@@ -17,7 +17,6 @@ the other's work and never assigns or charges twice. The terminal transition is 
 compare-and-set on status, so an order ends exactly once.
 """
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -46,7 +45,9 @@ from phone_numbers.allocation import (
     claim_matching_numbers,
 )
 from phone_numbers.carriers import get_carrier
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import PhoneNumber
+from phone_numbers.selectors import PriceMissing, prices_by_type
+from phone_numbers.services.inventory import numbers_provision
 
 log = structlog.get_logger(__name__)
 Status = BulkOrder.Status
@@ -56,22 +57,73 @@ class OrderNotProcessing(ValueError):
     """The order already reached a terminal status."""
 
 
-@dataclass(frozen=True)
-class Placement:
-    order: BulkOrder
-    assigned_numbers: list[str]
-
-    @property
-    def is_backorder(self) -> bool:
-        return self.order.is_backorder
-
-
 def criteria_of(order: BulkOrder) -> Criteria:
     return Criteria(number_type=order.number_type, area_code=order.area_code, pattern=order.pattern)
 
 
 def routing_of(order: BulkOrder) -> Routing:
     return Routing(inbound_url=order.inbound_url, status_url=order.status_url, label=order.label)
+
+
+def unit_price(prices: dict[str, int], number_type: str) -> int:
+    """One number's price from prices_by_type() (the one price lookup of both sales)."""
+    if number_type not in prices:
+        raise PriceMissing(f"no price for number type {number_type!r}")
+    return prices[number_type]
+
+
+def insufficient_inventory(shortfall: NotEnoughNumbers) -> InsufficientInventory:
+    """The 409 of either sale: how many matching numbers inventory holds, and on explicit
+    orders which of the listed ones are not available."""
+    details = {"available_count": shortfall.available_count}
+    if shortfall.unavailable_numbers is not None:
+        details["unavailable_numbers"] = shortfall.unavailable_numbers
+    return InsufficientInventory(details=details)
+
+
+@transaction.atomic
+def listed_order_place(
+    *, organization_id, numbers: list[str], routing: Routing | None = None
+) -> list[PhoneNumber]:
+    """Assign exactly these numbers to the organization and charge their price, all or nothing,
+    in one transaction (API.md §2 POST /v1/phone-numbers/orders).
+
+    Guarantees, in this order: the organization is locked (before any number, so lock order is
+    always organization then numbers); the cost is the sum of current prices and is checked
+    against available credit before anything is claimed (402 InsufficientCredit, nothing
+    claimed); the numbers are locked and claimed all or none (409 InsufficientInventory with
+    details.available_count and details.unavailable_numbers, nothing claimed); the charge is
+    one ledger line naming the numbers. Any failure rolls the whole transaction back: no number
+    assigned, no credit moved. Returns the assigned numbers sorted by number."""
+    routing = routing or Routing()
+    numbers = sorted(set(numbers))
+    prices = prices_by_type()
+    cost = 0
+    for number in numbers:
+        parsed = numbering.parse_e164(number)
+        if parsed is None:
+            raise ValueError(f"not a valid number: {number!r}")  # callers validate first
+        cost += unit_price(prices, parsed[0])
+
+    organization = lock_organization(organization_id)
+    ensure_available_credit(organization, cost)
+    try:
+        claim_listed_numbers(organization_id=organization_id, numbers=numbers, routing=routing)
+    except NotEnoughNumbers as shortfall:
+        raise insufficient_inventory(shortfall) from shortfall
+    credit_charge(
+        organization=organization,
+        cents=cost,
+        note=_charge_note(numbers),
+    )
+    return list(PhoneNumber.objects.filter(number__in=numbers).order_by("number"))
+
+
+def _charge_note(numbers: list[str]) -> str:
+    # The ledger note is at most 500 characters: 100 numbers do not fit, so name the first ones.
+    head = ", ".join(numbers[:25])
+    more = f" and {len(numbers) - 25} more" if len(numbers) > 25 else ""
+    return f"{len(numbers)} number(s): {head}{more}"
 
 
 def _enqueue_fulfilment(order_id) -> None:
@@ -105,8 +157,8 @@ def bulk_order_place(
     """
     routing = routing or Routing()
     organization = lock_organization(organization_id)
-    unit_price = NumberPrice.objects.get(number_type=criteria.number_type).price_cents
-    cost = unit_price * quantity
+    price = unit_price(prices_by_type(), criteria.number_type)
+    cost = price * quantity
     ensure_available_credit(organization, cost)
     now = timezone.now()
     order = BulkOrder(
@@ -118,7 +170,7 @@ def bulk_order_place(
         inbound_url=routing.inbound_url,
         status_url=routing.status_url,
         label=routing.label,
-        unit_price_cents=unit_price,
+        unit_price_cents=price,
         status=Status.PROCESSING,
         request_id=request_id or "",
         created_at=now,
@@ -134,8 +186,8 @@ def bulk_order_place(
             routing=routing,
             order_id=order.id,
         )
-    except NotEnoughNumbers as shortfall:
-        available_count = shortfall.available_count
+    except NotEnoughNumbers as exc:
+        shortfall = exc  # `exc` itself is unbound when the except block ends
     else:
         order.status = Status.COMPLETE
         order.assigned_count = quantity
@@ -153,7 +205,7 @@ def bulk_order_place(
 
     if not get_carrier().can_supply(criteria=criteria, quantity=quantity):
         # Raising rolls back the order row: nothing recorded, nothing held.
-        raise InsufficientInventory(details={"available_count": available_count})
+        raise insufficient_inventory(shortfall)
     order.is_backorder = True
     order.save(force_insert=True)
     credit_hold(
@@ -243,32 +295,23 @@ def _finish(*, organization, order: BulkOrder, reason: str = "") -> bool:
 
 
 def _provision_delivered(order: BulkOrder, numbers) -> list[str]:
-    """New inventory rows for the numbers a carrier delivered, then claimed for the order.
-    A delivered number that is not of the order's type and area code, or that inventory already
-    holds, is not usable and counts as failed."""
-    usable = []
-    for number in dict.fromkeys(numbers):  # unique, in order
+    """The numbers a carrier delivered for the order, added to inventory
+    (phone_numbers.services.inventory), then claimed for it, up to what it still needs; the rest
+    stay in inventory, available. A delivered number that is not of the order's type and area
+    code, or that inventory already holds, is not usable for it and counts as failed."""
+    matching = []
+    for number in numbers:
         parsed = numbering.parse_e164(number)
         if parsed is None or parsed[0] != order.number_type:
             continue
         if order.area_code and parsed[1] != order.area_code:
             continue
-        usable.append((number, parsed))
-    existing = set(
-        PhoneNumber.objects.filter(number__in=[n for n, _ in usable]).values_list(
-            "number", flat=True
-        )
-    )
-    fresh = [(n, parsed) for n, parsed in usable if n not in existing][: order.pending_count]
-    PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(number=number, number_type=number_type, area_code=area_code)
-            for number, (number_type, area_code) in fresh
-        ]
-    )
+        matching.append(number)
+    # Every matching number we were sold enters inventory; the order takes what it needs.
+    fresh = numbers_provision(numbers=matching)[: order.pending_count]
     return claim_listed_numbers(
         organization_id=order.organization_id,
-        numbers=[number for number, _ in fresh],
+        numbers=fresh,
         routing=routing_of(order),
         order_id=order.id,
     )

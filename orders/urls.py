@@ -1,8 +1,9 @@
 from django.urls import path
 
-from orders.views import BulkOrderViewSet
+from orders.views import BulkOrderViewSet, ListedOrderView
 
 urlpatterns = [
+    path("phone-numbers/orders", ListedOrderView.as_view(), name="phone-numbers-orders"),
     path(
         "phone-numbers/bulk",
         BulkOrderViewSet.as_view({"get": "list", "post": "create"}),

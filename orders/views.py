@@ -1,14 +1,16 @@
-"""The bulk-order routes (API.md §2). Views parse, call one service or selector, render with the
-output serializer that also documents the answer."""
+"""The order routes (API.md §2): bulk orders and explicit orders. Views parse, call one
+service or selector, render with the output serializer that also documents the answer."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from accounts import scopes
+from api import errors
 from api.errors import NotFound
 from api.idempotency import IdempotentCreateMixin
 from api.responses import ok
+from api.schema import error_response
 from api.serializers import validated_body
-from api.views import ApiViewSet
+from api.views import ApiView, ApiViewSet
 from orders import selectors, services
 from orders.models import BulkOrder
 from orders.openapi import bulk_order_create_schema
@@ -19,6 +21,7 @@ from orders.serializers import (
     BulkOrderSerializer,
 )
 from phone_numbers.allocation import Criteria, Routing
+from phone_numbers.serializers import ListedOrderInput, PhoneNumberSerializer
 
 
 class BulkOrderViewSet(IdempotentCreateMixin, ApiViewSet):
@@ -69,9 +72,53 @@ class BulkOrderViewSet(IdempotentCreateMixin, ApiViewSet):
 
     @extend_schema(
         summary="Your backordered bulk orders, newest first",
+        # An empty value means "any status" (django-filter's default).
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=["", "processing", "complete", "partial", "failed"]
+            )
+        ],
         responses={200: BulkOrderSerializer(many=True)},
     )
     def list(self, request):
         page = self.page_of(self.get_queryset())
         selectors.with_assigned_numbers(*page)
         return self.get_paginated_response(BulkOrderSerializer(page, many=True).data)
+
+
+class ListedOrderView(IdempotentCreateMixin, ApiView):
+    """POST /v1/phone-numbers/orders: assign these exact numbers, all or nothing. Honours
+    Idempotency-Key (IdempotentCreateMixin)."""
+
+    required_scopes = {"post": scopes.NUMBERS_WRITE}
+
+    @extend_schema(
+        summary="Assign these exact numbers, all or nothing",
+        request=ListedOrderInput,
+        responses={
+            200: PhoneNumberSerializer(many=True),
+            402: error_response(
+                (errors.InsufficientCredit, {"required_cents": 200, "available_cents": 100})
+            ),
+            409: error_response(
+                (
+                    errors.InsufficientInventory,
+                    {"available_count": 1, "unavailable_numbers": ["+14155550101"]},
+                ),
+                errors.IdempotencyKeyInUse,
+            ),
+        },
+    )
+    def post(self, request):
+        return self.create(request)
+
+    def validate_input(self, request):
+        return validated_body(request, ListedOrderInput)
+
+    def create_validated(self, request, body):
+        numbers = services.listed_order_place(
+            organization_id=request.organization.id,
+            numbers=body["numbers"],
+            routing=Routing.from_data(body),
+        )
+        return ok(PhoneNumberSerializer(numbers, many=True).data)

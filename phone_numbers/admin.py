@@ -67,7 +67,7 @@ class AreaCodeFilter(admin.SimpleListFilter):
         return queryset.filter(area_code=value, number__startswith=f"+1{value}")
 
 
-# --- Inventory CSV import (issue #7, back office) -------------------------------------------------
+# --- Inventory CSV import -------------------------------------------------
 # An upload form on the phone-number changelist. The file is checked by the same validation as
 # the import_inventory command (phone_numbers.inventory_csv) and imported through the same
 # service (inventory_add) via phone_numbers.staff_services, which audits it. Who may import:
@@ -153,8 +153,7 @@ class InventoryCsvImportMixin:
         return TemplateResponse(request, "admin/phone_numbers/phonenumber/import_csv.html", context)
 
 
-# --- Owned numbers (issue #6): the number's history on its page; staff release / return -------
-# Kept apart so the back-office work (issue #7) can wire its audit record into these actions.
+# --- Owned numbers: the number's history on its page; staff release / return (audited) -------
 
 
 class StaffReleaseForm(forms.Form):
@@ -165,7 +164,7 @@ class StaffReleaseForm(forms.Form):
 
 class NumberHistoryAndReleaseMixin:
     """The detail page shows the number's history (phone_numbers.selectors.number_history);
-    the changelist has two actions going through phone_numbers.services:
+    the changelist has two actions going through phone_numbers.services.release:
     - release from their organization (quarantine): users with the phone_numbers
       `release_phonenumber` permission (superusers have it);
     - return to the carrier (never sold again): superusers only."""
@@ -291,9 +290,6 @@ class NumberHistoryAndReleaseMixin:
                 "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             },
         )
-
-
-# --- end of issue #6 block ---------------------------------------------------------------------
 
 
 @admin.register(PhoneNumber)

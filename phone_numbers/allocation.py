@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from phone_numbers.locks import lock_numbers
 from phone_numbers.models import PhoneNumber
 
 State = PhoneNumber.State
@@ -160,12 +161,7 @@ def claim_listed_numbers(
     raises NotEnoughNumbers naming the ones that are not, and claims nothing."""
     assert connection.in_atomic_block, "claims run inside the caller's transaction"
     wanted = set(numbers)
-    locked = list(
-        PhoneNumber.objects.select_for_update()
-        .filter(number__in=wanted)
-        .order_by("pk")
-        .values_list("pk", "number", "state")
-    )
+    locked = list(lock_numbers(number__in=wanted).values_list("pk", "number", "state"))
     available = {number: pk for pk, number, state in locked if state == State.AVAILABLE}
     unavailable = sorted(wanted - set(available))
     if unavailable:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from phone_numbers import numbering
-from phone_numbers.services import InventoryRow
+from phone_numbers.services.inventory import InventoryRow
 
 HEADER = ["number", "number_type"]
 

@@ -15,11 +15,11 @@ class NumberType(models.TextChoices):
 
 class PhoneNumber(models.Model):
     """One number of inventory. Only phone_numbers.allocation claims a number
-    (available -> assigned); only phone_numbers.services releases one."""
+    (available -> assigned); only phone_numbers.services.release releases one."""
 
     class State(models.TextChoices):
         AVAILABLE = "available"
-        ASSIGNED = "assigned"  # derived by selectors.number_history, never stored
+        ASSIGNED = "assigned"  # to one organization (organization and assigned_at set)
         QUARANTINED = "quarantined"
         RETURNED = "returned"
 
@@ -93,7 +93,7 @@ class PhoneNumber(models.Model):
 
 class PhoneNumberEvent(models.Model):
     """One step in a number's life: released into quarantine or returned to the carrier (by
-    phone_numbers.services, by its organization through the API or by staff, recording the
+    phone_numbers.services.release, by its organization through the API or by staff, recording the
     assignment it ends), quarantine ended (by the periodic sweeper). Append-only. `assigned`
     entries of a history are derived (phone_numbers.selectors.number_history), not stored.
 

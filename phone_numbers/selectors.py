@@ -13,16 +13,6 @@ def prices_by_type() -> dict[str, int]:
     return dict(NumberPrice.objects.values_list("number_type", "price_cents"))
 
 
-def price_for(number_type: str) -> int:
-    """What one number of this type costs now, in cents."""
-    try:
-        return NumberPrice.objects.values_list("price_cents", flat=True).get(
-            number_type=number_type
-        )
-    except NumberPrice.DoesNotExist as exc:
-        raise PriceMissing(f"no price for number type {number_type!r}") from exc
-
-
 def available_numbers_search(*, criteria: Criteria, quantity: int) -> list[dict]:
     """Up to `quantity` available numbers matching the criteria, sorted by number. Reserves
     nothing: another request may claim them a moment later. Uses the same matching rules as

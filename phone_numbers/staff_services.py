@@ -7,7 +7,8 @@ from django.db import transaction
 from accounts.audit import Action, record_staff_action
 from phone_numbers.inventory_csv import CsvValidation
 from phone_numbers.models import NumberPrice, PhoneNumber
-from phone_numbers.services import StaffReleaseOutcome, inventory_add, numbers_release_by_staff
+from phone_numbers.services.inventory import inventory_add
+from phone_numbers.services.release import StaffReleaseOutcome, numbers_release_by_staff
 
 IMPORT_PERMISSION = "phone_numbers.add_phonenumber"
 RELEASE_PERMISSION = "phone_numbers.release_phonenumber"

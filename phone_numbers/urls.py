@@ -12,7 +12,6 @@ owned_number = views.OwnedNumberViewSet.as_view(
 urlpatterns = [
     path("phone-numbers", owned_numbers, name="phone-numbers"),
     path("phone-numbers/search", views.SearchView.as_view(), name="phone-numbers-search"),
-    path("phone-numbers/orders", views.ListedOrderView.as_view(), name="phone-numbers-orders"),
     path(
         "phone-numbers/bulk/release",
         views.BulkReleaseView.as_view(),

@@ -1,4 +1,4 @@
-"""The phone-number routes (API.md §2): search, explicit orders, owned numbers, release.
+"""The phone-number routes (API.md §2): search, owned numbers, release.
 Views parse, call one service or selector, render with the output serializer that also
 documents the answer."""
 
@@ -7,19 +7,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from accounts import scopes
 from accounts.permissions import has_scope
 from api import errors
-from api.idempotency import IdempotentCreateMixin
 from api.request_id import current_request_id
 from api.responses import ok
-from api.schema import error_response
 from api.serializers import validated_body
 from api.views import ApiView, ApiViewSet
-from phone_numbers import selectors, services
-from phone_numbers.allocation import Criteria, Routing
+from phone_numbers import selectors
+from phone_numbers.allocation import Criteria
 from phone_numbers.models import PhoneNumber
 from phone_numbers.serializers import (
     BulkReleaseInput,
     BulkReleaseResultSerializer,
-    ListedOrderInput,
     NumberPreviewSerializer,
     NumberReleasedSerializer,
     OwnedNumberFilter,
@@ -27,6 +24,7 @@ from phone_numbers.serializers import (
     RoutingUpdateInput,
     SearchInput,
 )
+from phone_numbers.services import owned, release
 
 
 class SearchView(ApiView):
@@ -45,44 +43,6 @@ class SearchView(ApiView):
             criteria=Criteria.from_data(body), quantity=body["quantity"]
         )
         return ok(NumberPreviewSerializer(rows, many=True).data)
-
-
-class ListedOrderView(IdempotentCreateMixin, ApiView):
-    """POST /v1/phone-numbers/orders: assign these exact numbers, all or nothing. Honours
-    Idempotency-Key (IdempotentCreateMixin)."""
-
-    required_scopes = {"post": scopes.NUMBERS_WRITE}
-
-    @extend_schema(
-        summary="Assign these exact numbers, all or nothing",
-        request=ListedOrderInput,
-        responses={
-            200: PhoneNumberSerializer(many=True),
-            402: error_response(
-                (errors.InsufficientCredit, {"required_cents": 200, "available_cents": 100})
-            ),
-            409: error_response(
-                (
-                    errors.InsufficientInventory,
-                    {"available_count": 1, "unavailable_numbers": ["+14155550101"]},
-                ),
-                errors.IdempotencyKeyInUse,
-            ),
-        },
-    )
-    def post(self, request):
-        return self.create(request)
-
-    def validate_input(self, request):
-        return validated_body(request, ListedOrderInput)
-
-    def create_validated(self, request, body):
-        numbers = services.order_listed_numbers(
-            organization_id=request.organization.id,
-            numbers=body["numbers"],
-            routing=Routing.from_data(body),
-        )
-        return ok(PhoneNumberSerializer(numbers, many=True).data)
 
 
 def _return_to_carrier(request) -> bool:
@@ -113,7 +73,11 @@ class OwnedNumberViewSet(ApiViewSet):
     def get_queryset(self):
         return selectors.owned_numbers(organization=self.request.organization)
 
-    @extend_schema(summary="The organization's numbers, newest first")
+    @extend_schema(
+        summary="The organization's numbers, newest first",
+        # An empty value means "any type" (django-filter's default), as for bulk `status`.
+        parameters=[OpenApiParameter("number_type", enum=["", "local", "toll_free"])],
+    )
     def list(self, request):
         page = self.page_of(self.get_queryset())
         return self.get_paginated_response(PhoneNumberSerializer(page, many=True).data)
@@ -126,7 +90,7 @@ class OwnedNumberViewSet(ApiViewSet):
     def partial_update(self, request, id):
         number_id = self.object_id()
         body = validated_body(request, RoutingUpdateInput)
-        number = services.number_update_routing(
+        number = owned.number_update_routing(
             organization_id=request.organization.id,
             number_id=number_id,
             changes=RoutingUpdateInput.changes(body),
@@ -145,7 +109,7 @@ class OwnedNumberViewSet(ApiViewSet):
         return_to_carrier = _return_to_carrier(request)
         if return_to_carrier and not has_scope(request, scopes.PLATFORM_INVENTORY_WRITE):
             raise errors.Forbidden()
-        services.number_release(
+        release.number_release(
             organization_id=request.organization.id,
             number_id=number_id,
             return_to_carrier=return_to_carrier,
@@ -169,7 +133,7 @@ class BulkReleaseView(ApiView):
     )
     def post(self, request):
         body = validated_body(request, BulkReleaseInput)
-        outcome = services.numbers_release(
+        outcome = release.numbers_release(
             organization_id=request.organization.id,
             number_ids=body["ids"],
             api_key_id=request.auth.pk,

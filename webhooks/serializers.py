@@ -1,6 +1,7 @@
 import ipaddress
 
 import django_filters
+from django import forms
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -136,14 +137,34 @@ class WebhookDeliverySerializer(serializers.Serializer):
     attempts = DeliveryAttemptSerializer(many=True)
 
 
+class _PresentMeansGiven:
+    """A query parameter sent empty (`?status=`) is a bad value, not "any" (django-filter's
+    default): this route has always answered it 422."""
+
+    def clean(self, value):
+        if value == "":
+            raise forms.ValidationError(self.error_messages[self.empty_code], code=self.empty_code)
+        return super().clean(value)
+
+
+class _StatusFilter(django_filters.ChoiceFilter):
+    class field_class(_PresentMeansGiven, django_filters.ChoiceFilter.field_class):  # noqa: N801
+        empty_code = "invalid_choice"
+
+
+class _UUIDFilter(django_filters.UUIDFilter):
+    class field_class(_PresentMeansGiven, forms.UUIDField):  # noqa: N801
+        empty_code = "invalid"
+
+
 class WebhookDeliveryFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(
+    status = _StatusFilter(
         choices=WebhookDelivery.Status.choices,
         error_messages={
             "invalid_choice": f"must be one of {', '.join(WebhookDelivery.Status.values)}"
         },
     )
-    endpoint_id = django_filters.UUIDFilter(error_messages={"invalid": "must be a UUID"})
+    endpoint_id = _UUIDFilter(error_messages={"invalid": "must be a UUID"})
 
     class Meta:
         model = WebhookDelivery

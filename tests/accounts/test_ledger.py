@@ -12,7 +12,6 @@ from accounts.services import (
     credit_charge,
     credit_charge_held,
     credit_hold,
-    credit_refund,
     credit_release,
     credit_topup,
     lock_organization,
@@ -42,7 +41,7 @@ def test_it_moves_credit_through_hold_charge_release_and_refund(db):
         credit_charge_held(organization=locked, cents=200, order_id=order_id)
         credit_release(organization=locked, cents=400, order_id=order_id)
         credit_charge(organization=locked, cents=100)
-    credit_refund(organization_id=org.id, cents=50, note="goodwill")
+    credit_adjust(organization_id=org.id, cents=50, note="goodwill")
 
     org = assert_ledger_balances(org)
     assert (org.balance_cents, org.held_cents) == (750, 0)

@@ -275,7 +275,7 @@ def test_only_superusers_are_offered_returning_numbers_to_the_carrier(rf, suppor
     request.user = superuser
     returning = [name for name in number_admin.get_actions(request) if "return" in name]
     if not returning:
-        pytest.skip("the phone-number admin has no return-to-carrier action yet (issue 6)")
+        pytest.skip("the phone-number admin has no return-to-carrier action")
     request.user = support_user
 
     assert not [name for name in number_admin.get_actions(request) if "return" in name]

@@ -80,8 +80,8 @@ class ThingViewSet(ApiViewSet):
     def list(self, request):
         return ok([])
 
-    def retrieve(self, request, pk=None):
-        return ok({"id": pk})
+    def retrieve(self, request, id=None):
+        return ok({"id": id})
 
 
 router = SimpleRouter(trailing_slash=False)

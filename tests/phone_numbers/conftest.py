@@ -1,7 +1,7 @@
 import pytest
 
 from phone_numbers.models import PhoneNumber
-from phone_numbers.services import inventory_add, inventory_row
+from phone_numbers.services.inventory import inventory_add, inventory_row
 
 
 def add_numbers(*numbers: str) -> list[str]:

@@ -85,15 +85,6 @@ def test_other_staff_only_see_prices(client, staff):
     assert price.price_cents == 100
 
 
-def test_price_for_reads_the_price(db):
-    from phone_numbers.selectors import price_for
-
-    NumberPrice.objects.filter(number_type="toll_free").update(price_cents=275)
-
-    assert price_for("local") == 100
-    assert price_for("toll_free") == 275
-
-
 def test_seeded_numbers_show_in_the_changelist(client, superuser, db):
     add_numbers("+13125550001")
     client.force_login(superuser)

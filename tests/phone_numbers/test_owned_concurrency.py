@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from phone_numbers import services
 from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
+from phone_numbers.services import release as services
 from tests.conftest import make_api, make_org
 from tests.phone_numbers.conftest import add_numbers
 from tests.phone_numbers.owned import give

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts import scopes
 from accounts.models import CreditTransaction
-from phone_numbers import selectors, services
+from phone_numbers import selectors
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
+from phone_numbers.services import release as services
 from phone_numbers.tasks import end_quarantines
 from tests.conftest import make_api
 from tests.phone_numbers.conftest import add_numbers

@@ -10,7 +10,7 @@ from orders.models import BulkOrder
 from webhooks.models import BULK_ORDER_COMPLETED
 from webhooks.services import webhook_endpoint_create
 
-# Issue 8's sandbox ports (COMMON.md); the receiver takes the first free one.
+# Ports the receiver may listen on; it takes the first free one.
 RECEIVER_PORTS = range(9800, 9900)
 
 

@@ -59,7 +59,7 @@ class Command(BaseCommand):
         """A few thousand local numbers in 415, 212 and 312 and some toll-free ones. 646 is
         left with none on purpose, so a bulk order there shows a backorder."""
         from phone_numbers.models import PhoneNumber
-        from phone_numbers.services import inventory_seed
+        from phone_numbers.services.inventory import inventory_seed
 
         if PhoneNumber.objects.exists():
             return  # the key file was lost, not the inventory: do not add more

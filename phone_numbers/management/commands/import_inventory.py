@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from phone_numbers.inventory_csv import validate_inventory_csv
-from phone_numbers.services import inventory_add
+from phone_numbers.services.inventory import inventory_add
 
 
 class Command(BaseCommand):

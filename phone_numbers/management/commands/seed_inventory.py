@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from phone_numbers import numbering
-from phone_numbers.services import InventoryFull, inventory_seed
+from phone_numbers.services.inventory import InventoryFull, inventory_seed
 
 
 def positive_int(value: str) -> int:
