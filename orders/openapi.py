@@ -106,10 +106,13 @@ bulk_order_create_schema = extend_schema(
             examples=[
                 OpenApiExample("filled", value=BULK_FILLED_EXAMPLE),
                 OpenApiExample(
-                    "immediate_partial: all from inventory", value=BULK_PARTIAL_COMPLETE_EXAMPLE
+                    "immediate_partial_complete",
+                    summary="immediate_partial: all from inventory",
+                    value=BULK_PARTIAL_COMPLETE_EXAMPLE,
                 ),
                 OpenApiExample(
-                    "immediate_partial: some now, no supply for the rest",
+                    "immediate_partial_partial",
+                    summary="immediate_partial: some now, no carrier supply for the rest",
                     value=BULK_PARTIAL_ENDED_EXAMPLE,
                 ),
             ],
@@ -121,7 +124,8 @@ bulk_order_create_schema = extend_schema(
             examples=[
                 OpenApiExample("backordered", value=BULK_BACKORDERED_EXAMPLE),
                 OpenApiExample(
-                    "immediate_partial: some now, the rest backordered",
+                    "immediate_partial_backordered",
+                    summary="immediate_partial: some now, the rest backordered",
                     value=BULK_PARTIAL_BACKORDERED_EXAMPLE,
                 ),
             ],
@@ -129,13 +133,8 @@ bulk_order_create_schema = extend_schema(
         402: error_response(
             (errors.InsufficientCredit, {"required_cents": 10_000, "available_cents": 2_500})
         ),
+        # The same 409 in both modes (immediate_partial: nothing in inventory, no supply).
         409: error_response(
-            OpenApiExample(
-                "nothing in inventory and no carrier supply (either mode)",
-                value=error_example_value(
-                    errors.InsufficientInventory, details={"available_count": 0}
-                ),
-            ),
             (errors.InsufficientInventory, {"available_count": 12}),
             errors.IdempotencyKeyInUse,
         ),
@@ -161,7 +160,8 @@ bulk_order_create_schema = extend_schema(
     examples=[
         OpenApiExample("order", value=BULK_REQUEST_EXAMPLE, request_only=True),
         OpenApiExample(
-            "immediate_partial order",
+            "immediate_partial_order",
+            summary="immediate_partial order",
             value=BULK_IMMEDIATE_PARTIAL_REQUEST_EXAMPLE,
             request_only=True,
         ),

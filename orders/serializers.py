@@ -8,6 +8,8 @@ import django_filters
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers import (
@@ -38,6 +40,12 @@ def _every(message: str, *keys) -> dict:
     return dict.fromkeys(("invalid", "required", "null", "blank", *keys), message)
 
 
+@extend_schema_field({"type": "string", "enum": MODES, "default": BulkOrder.Mode.ATOMIC})
+class ModeField(StrictCharField):
+    """`atomic` or `immediate_partial` (validated by the serializer, with its message)."""
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
 class FillByField(StrictCharField):
     """An RFC 3339 timestamp with a time zone, 5 minutes to 30 days from now (checked against
     the clock when the request is validated)."""
@@ -68,7 +76,7 @@ class BulkOrderInput(CriteriaInput, RoutingInput):
     and explicit orders (phone_numbers.serializers), plus quantity, mode and fill_by."""
 
     quantity = StrictIntegerField()
-    mode = StrictCharField(
+    mode = ModeField(
         required=False,
         default=BulkOrder.Mode.ATOMIC,
         error_messages=_every(MODE_MESSAGE),
