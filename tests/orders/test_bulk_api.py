@@ -311,6 +311,9 @@ def test_it_polls_a_processing_order(alice):
         "assigned_numbers": [],
         "label": "pool",
         "completed_at": None,
+        "mode": "atomic",
+        "fill_by": None,
+        "cancelled_at": None,
     }
 
 
