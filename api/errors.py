@@ -71,6 +71,16 @@ class IdempotencyKeyInUse(ApiError):
         super().__init__(headers={"Retry-After": "1"})
 
 
+class OrderNotProcessing(ApiError):
+    """A cancel of an order that already ended; `status` is the terminal status it has."""
+
+    status_code, code, message = 409, "ORDER_NOT_PROCESSING", "the order is not processing"
+
+    def __init__(self, *, status: str):
+        super().__init__(details={"status": status})
+        self.status = status
+
+
 class PayloadTooLarge(ApiError):
     status_code, code, message = 413, "PAYLOAD_TOO_LARGE", "request body is larger than 1 MiB"
 

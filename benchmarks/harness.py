@@ -33,7 +33,7 @@ QUERY_COUNT_HEADER = "X-Bench-Query-Count"
 class Sizes:
     inventory: int = 1_000_000
     # sequential requests per quantity (after WARMUP), for the service and for the floor
-    runs: dict = field(default_factory=lambda: {1: 300, 100: 100, 1000: 30})
+    runs: dict = field(default_factory=lambda: {1: 300, 100: 100, 1000: 30, 10_000: 10})
     warmup: int = 5
     throughput_clients: tuple = (1, 8, 32)
     throughput_quantity: int = 10
@@ -44,9 +44,11 @@ class Sizes:
 
 FULL = Sizes()
 SMOKE = Sizes(
-    inventory=8_000,
-    runs={1: 10, 100: 5, 1000: 1},
-    warmup=1,
+    # The service and the floor each take (warmup + runs) × quantity numbers: ~23,000 here
+    # (no warmup, so that quantity 10,000 is measured without seeding twice as many).
+    inventory=30_000,
+    runs={1: 10, 100: 5, 1000: 1, 10_000: 1},
+    warmup=0,
     throughput_clients=(1, 4),
     throughput_seconds=0.5,
     search_runs=10,

@@ -231,7 +231,7 @@ SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = env_area_codes(
 
 # --- Bulk orders and their fulfilment (docs/bulk-orders.md) ---------------------------------------
 BULK_ORDER_MAX_QUANTITY = env_int(
-    "BULK_ORDER_MAX_QUANTITY", default=1000, min_value=1, max_value=100_000
+    "BULK_ORDER_MAX_QUANTITY", default=10_000, min_value=1, max_value=100_000
 )
 # A processing order with no progress for this long is resumed by the periodic sweeper (a lost
 # message never leaves an order stuck). Keep it above the longest carrier re-check countdown
@@ -297,6 +297,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-bulk-orders": {
         "task": "orders.tasks.resume_stalled_bulk_orders",
+        "schedule": BULK_ORDER_SWEEP_SECONDS,
+    },
+    "end-overdue-bulk-orders": {
+        "task": "orders.tasks.end_overdue_bulk_orders",
         "schedule": BULK_ORDER_SWEEP_SECONDS,
     },
     "purge-expired-idempotency-keys": {

@@ -20,6 +20,21 @@ class BulkOrder(models.Model):
 
     TERMINAL = (Status.COMPLETE, Status.PARTIAL, Status.FAILED)
 
+    class Mode(models.TextChoices):
+        # All now or a backorder for all of it; nothing is assigned at once on a shortfall.
+        ATOMIC = "atomic"
+        # What inventory holds now is assigned at once; only the rest is backordered.
+        IMMEDIATE_PARTIAL = "immediate_partial"
+
+    class EndedBy(models.TextChoices):
+        """Who ended a processing order. Empty while it processes, and for an order that was
+        never processing (filled or partly filled at once)."""
+
+        CARRIER = "carrier", "fulfilment (the carrier delivered or failed)"
+        CLIENT = "client", "the client cancelled it"
+        STAFF = "staff", "staff closed it"
+        DEADLINE = "deadline", "its fill_by deadline passed"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
         "accounts.Organization", models.PROTECT, related_name="bulk_orders"
@@ -35,6 +50,7 @@ class BulkOrder(models.Model):
     label = models.CharField(max_length=64, null=True, blank=True)
     # Price per number when the order was placed; the hold and each charge use it.
     unit_price_cents = models.PositiveIntegerField()
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.ATOMIC)
     is_backorder = models.BooleanField(default=False)
     status = models.CharField(max_length=12, choices=Status.choices)
     assigned_count = models.PositiveIntegerField(default=0)
@@ -49,6 +65,12 @@ class BulkOrder(models.Model):
     # Last time fulfilment made progress; the stuck-order sweeper looks at it.
     progressed_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When it passes, a still-processing order ends as a cancel ends it (ended_by=deadline).
+    fill_by = models.DateTimeField(null=True, blank=True)
+    # Set when the order was ended early (by the client, staff or its deadline), not when
+    # fulfilment ended it.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=10, choices=EndedBy.choices, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -62,6 +84,12 @@ class BulkOrder(models.Model):
                 fields=["progressed_at"],
                 condition=Q(status="processing"),
                 name="bulkorder_processing_idx",
+            ),
+            # The deadline sweeper's scan: processing orders by deadline.
+            models.Index(
+                fields=["fill_by"],
+                condition=Q(status="processing", fill_by__isnull=False),
+                name="bulkorder_fill_by_idx",
             ),
         ]
         constraints = [
@@ -82,6 +110,13 @@ class BulkOrder(models.Model):
     @property
     def pending_count(self) -> int:
         return self.quantity - self.assigned_count - self.failed_count
+
+    @property
+    def shows_id(self) -> bool:
+        """Whether POST /bulk answers with the order id: a backorder (to poll) and an order
+        that ended partial at once (it is the record of what failed). Only an order filled at
+        once answers `order_id: null`."""
+        return self.is_backorder or self.status == self.Status.PARTIAL
 
     @property
     def is_terminal(self) -> bool:

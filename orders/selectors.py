@@ -1,8 +1,15 @@
 """Reads of bulk orders, always scoped to one organization. Their shapes are the output
 serializers of orders.serializers."""
 
+from dataclasses import dataclass
+
+from django.db.models import Q
+
 from orders.models import BulkOrder
+from phone_numbers.allocation import Criteria, count_matching_available
+from phone_numbers.carriers import get_carrier
 from phone_numbers.models import PhoneNumber
+from phone_numbers.selectors import price_of, prices_by_type
 
 
 def with_assigned_numbers(*orders: BulkOrder):
@@ -28,6 +35,51 @@ def bulk_order_get(*, organization, order_id) -> BulkOrder | None:
 
 
 def bulk_orders_backordered(*, organization):
-    """The organization's backordered bulk orders (give a page of them its numbers with
-    with_assigned_numbers)."""
-    return BulkOrder.objects.filter(organization=organization, is_backorder=True)
+    """The organization's bulk orders that answered with their id: backorders, and orders that
+    ended partial at once (give a page of them its numbers with with_assigned_numbers)."""
+    return BulkOrder.objects.filter(organization=organization).filter(
+        Q(is_backorder=True) | Q(status=BulkOrder.Status.PARTIAL)
+    )
+
+
+@dataclass(frozen=True)
+class BulkOrderQuote:
+    quantity: int
+    unit_price_cents: int
+    cost_cents: int
+    available_cents: int
+    available_now: int
+    outcome: str
+
+
+def bulk_order_quote(*, organization, criteria: Criteria, quantity: int, mode: str):
+    """What POST /v1/phone-numbers/bulk with this body would do now (API.md §2, quote), in the
+    same order of checks: credit for the whole quantity, then inventory, then the carrier's
+    capacity for what inventory lacks. Reads only (two queries whatever the quantity: the
+    price, and the inventory count capped at `quantity`); `organization` is the one loaded
+    with the request. Nothing is locked, so the answer is a forecast: an order placed after it
+    may find less."""
+    unit_price = price_of(prices_by_type(), criteria.number_type)
+    cost = unit_price * quantity
+    available_now = count_matching_available(criteria, limit=quantity)
+    partial = mode == BulkOrder.Mode.IMMEDIATE_PARTIAL
+    if organization.available_cents < cost:
+        outcome = "insufficient_credit"
+    elif available_now == quantity:
+        outcome = "immediate"
+    else:
+        # immediate_partial backorders only what inventory lacks; atomic backorders it all.
+        shortfall = quantity - available_now if partial else quantity
+        supplied = get_carrier().can_supply(criteria=criteria, quantity=shortfall)
+        if partial and available_now:
+            outcome = "partial_backorder" if supplied else "partial"
+        else:
+            outcome = "backorder" if supplied else "insufficient_inventory"
+    return BulkOrderQuote(
+        quantity=quantity,
+        unit_price_cents=unit_price,
+        cost_cents=cost,
+        available_cents=max(organization.available_cents, 0),
+        available_now=available_now,
+        outcome=outcome,
+    )

@@ -4,11 +4,17 @@ How an order moves:
 
     bulk_order_place  --(inventory has them all)-->  complete (charged, order_id hidden)
            |
-           +--(carrier can supply)--> processing, full cost held, fulfilment enqueued
+           +--(immediate_partial: inventory has k, carrier cannot supply the rest)-->
+           |       partial at once (k charged, the rest failed, nothing held)
+           |
+           +--(carrier can supply the shortfall)--> processing: what was assigned at once
+                  (immediate_partial) charged, the rest held, fulfilment enqueued
                                           |
     bulk_order_fulfil: claim from inventory, order the rest from the carrier, assign what it
                        delivers -> complete | partial | failed, unused hold released
-    bulk_order_close:  staff end it early -> the remainder fails, its hold released
+    bulk_order_cancel: the client, staff or the fill_by deadline end it early -> the
+                       remainder fails, its hold released; a later carrier delivery goes to
+                       inventory, never to the order
 
 Locks are always taken in the same order: organization, then the order row, then numbers (inside
 phone_numbers.allocation). Every step of fulfilment runs with the organization and the order
@@ -33,7 +39,7 @@ from accounts.services import (
     ensure_available_credit,
     lock_organization,
 )
-from api.errors import InsufficientInventory
+from api.errors import InsufficientInventory, NotFound, OrderNotProcessing
 from orders import signals
 from orders.models import BulkOrder
 from phone_numbers import numbering
@@ -43,18 +49,17 @@ from phone_numbers.allocation import (
     Routing,
     claim_listed_numbers,
     claim_matching_numbers,
+    count_matching_available,
 )
 from phone_numbers.carriers import get_carrier
 from phone_numbers.models import PhoneNumber
-from phone_numbers.selectors import PriceMissing, prices_by_type
+from phone_numbers.selectors import price_of, prices_by_type
 from phone_numbers.services.inventory import numbers_provision
 
 log = structlog.get_logger(__name__)
 Status = BulkOrder.Status
-
-
-class OrderNotProcessing(ValueError):
-    """The order already reached a terminal status."""
+Mode = BulkOrder.Mode
+EndedBy = BulkOrder.EndedBy
 
 
 def criteria_of(order: BulkOrder) -> Criteria:
@@ -63,13 +68,6 @@ def criteria_of(order: BulkOrder) -> Criteria:
 
 def routing_of(order: BulkOrder) -> Routing:
     return Routing(inbound_url=order.inbound_url, status_url=order.status_url, label=order.label)
-
-
-def unit_price(prices: dict[str, int], number_type: str) -> int:
-    """One number's price from prices_by_type() (the one price lookup of both sales)."""
-    if number_type not in prices:
-        raise PriceMissing(f"no price for number type {number_type!r}")
-    return prices[number_type]
 
 
 def insufficient_inventory(shortfall: NotEnoughNumbers) -> InsufficientInventory:
@@ -103,7 +101,7 @@ def listed_order_place(
         parsed = numbering.parse_e164(number)
         if parsed is None:
             raise ValueError(f"not a valid number: {number!r}")  # callers validate first
-        cost += unit_price(prices, parsed[0])
+        cost += price_of(prices, parsed[0])
 
     organization = lock_organization(organization_id)
     ensure_available_credit(organization, cost)
@@ -142,23 +140,30 @@ def bulk_order_place(
     criteria: Criteria,
     quantity: int,
     routing: Routing | None = None,
+    mode: str = Mode.ATOMIC,
+    fill_by=None,
     request_id: str = "",
 ) -> BulkOrder:
-    """Place a bulk order by quantity (API.md §2, steps 2-4), atomically. Returns the order
-    with its `assigned_numbers`.
+    """Place a bulk order by quantity (API.md §2, steps 2-4 and mode=immediate_partial),
+    atomically. Returns the order with its `assigned_numbers`.
 
-    Guarantees: the cost (quantity × today's price) is checked against available credit first
-    (InsufficientCredit, nothing recorded). If inventory holds `quantity` matching numbers they
-    are all assigned and the cost charged in this transaction (a complete order, not a
-    backorder). Otherwise nothing is assigned: if the carrier cannot supply the order,
-    InsufficientInventory (details.available_count) and nothing is recorded or held; else the
-    order is recorded as processing, the full cost is held, and fulfilment is enqueued only
-    after commit.
+    Guarantees: the cost of the whole quantity (× today's price) is checked against available
+    credit first (InsufficientCredit, nothing recorded). If inventory holds `quantity` matching
+    numbers they are all assigned and the cost charged in this transaction (a complete order,
+    not a backorder). Otherwise:
+    - atomic: nothing is assigned; if the carrier cannot supply the quantity,
+      InsufficientInventory (details.available_count) and nothing is recorded or held; else the
+      order is recorded as processing and the full cost is held;
+    - immediate_partial: the k matching numbers inventory holds now are assigned and charged
+      (one claim statement); if the carrier can supply the rest, the order is processing and
+      the rest's cost is held; if it cannot, the order ends partial at once (nothing held), or,
+      with k = 0, InsufficientInventory as atomic.
+    Fulfilment of a processing order is enqueued only after commit.
     """
     routing = routing or Routing()
     organization = lock_organization(organization_id)
-    price = unit_price(prices_by_type(), criteria.number_type)
-    cost = price * quantity
+    unit_price = price_of(prices_by_type(), criteria.number_type)
+    cost = unit_price * quantity
     ensure_available_credit(organization, cost)
     now = timezone.now()
     order = BulkOrder(
@@ -170,14 +175,18 @@ def bulk_order_place(
         inbound_url=routing.inbound_url,
         status_url=routing.status_url,
         label=routing.label,
-        unit_price_cents=price,
+        unit_price_cents=unit_price,
+        mode=mode,
+        fill_by=fill_by,
         status=Status.PROCESSING,
         request_id=request_id or "",
         created_at=now,
         progressed_at=now,
     )
     # The numbers are claimed before the order row is written (its id is known already, and the
-    # numbers keep it as a plain column), so a filled order is written once, complete.
+    # numbers keep it as a plain column), so an order is written once, in its state after the
+    # claim. Either mode is one claim statement whatever the quantity.
+    partial = mode == Mode.IMMEDIATE_PARTIAL
     try:
         numbers = claim_matching_numbers(
             organization_id=organization.id,
@@ -185,38 +194,65 @@ def bulk_order_place(
             quantity=quantity,
             routing=routing,
             order_id=order.id,
+            all_or_nothing=not partial,
         )
-    except NotEnoughNumbers as exc:
-        shortfall = exc  # `exc` itself is unbound when the except block ends
+    except NotEnoughNumbers as shortfall:
+        numbers, available_count = [], shortfall.available_count
     else:
-        order.status = Status.COMPLETE
-        order.assigned_count = quantity
-        order.completed_at = now
-        order.save(force_insert=True)
+        available_count = len(numbers)
+    order.assigned_numbers = numbers
+    order.assigned_count = len(numbers)
+    if numbers:
         credit_charge(
             organization=organization,
-            cents=cost,
+            cents=len(numbers) * unit_price,
             order_id=order.id,
-            note=f"{quantity} {criteria.number_type} numbers, bulk order {order.id}",
+            note=f"{len(numbers)} {criteria.number_type} numbers, bulk order {order.id}",
         )
-        log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity)
-        order.assigned_numbers = numbers
+    if len(numbers) == quantity:
+        order.status = Status.COMPLETE
+        order.completed_at = now
+        order.save(force_insert=True)
+        log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity, mode=mode)
         return order
 
-    if not get_carrier().can_supply(criteria=criteria, quantity=quantity):
-        # Raising rolls back the order row: nothing recorded, nothing held.
-        raise insufficient_inventory(shortfall)
+    shortfall = quantity - len(numbers)
+    if not get_carrier().can_supply(criteria=criteria, quantity=shortfall):
+        if not numbers:
+            # Raising rolls back the order row: nothing recorded, nothing held.
+            if partial:  # the claim skipped rows other orders hold locked: count them too
+                available_count = count_matching_available(criteria)
+            raise InsufficientInventory(details={"available_count": available_count})
+        # immediate_partial with no supply for the rest: it ends now, the rest failed. It is
+        # not a backorder (nothing to fulfil, no completion event: the answer says it all).
+        order.status = Status.PARTIAL
+        order.failed_count = shortfall
+        order.completed_at = now
+        order.save(force_insert=True)
+        log.info(
+            "bulk_order_partial_at_once",
+            order_id=str(order.id),
+            quantity=quantity,
+            failed=shortfall,
+        )
+        return order
+
     order.is_backorder = True
     order.save(force_insert=True)
     credit_hold(
         organization=organization,
-        cents=cost,
+        cents=shortfall * unit_price,
         order_id=order.id,
-        note=f"held for {quantity} {criteria.number_type} numbers, bulk order {order.id}",
+        note=f"held for {shortfall} {criteria.number_type} numbers, bulk order {order.id}",
     )
     _enqueue_fulfilment(order.id)
-    log.info("bulk_order_backordered", order_id=str(order.id), quantity=quantity)
-    order.assigned_numbers = []
+    log.info(
+        "bulk_order_backordered",
+        order_id=str(order.id),
+        quantity=quantity,
+        assigned_now=len(numbers),
+        mode=mode,
+    )
     return order
 
 
@@ -253,9 +289,14 @@ def _record_assigned(*, organization, order: BulkOrder, numbers: list[str], sour
     )
 
 
-def _finish(*, organization, order: BulkOrder, reason: str = "") -> bool:
-    """End a processing order: whatever is still pending fails, its hold is released, and the
-    completion webhook is recorded. A compare-and-set on status makes this happen once."""
+def _finish(
+    *, organization, order: BulkOrder, ended_by: str, reason: str = "", cancelled: bool = False
+) -> bool:
+    """End a processing order: whatever is still pending fails, its hold is released, who ended
+    it is recorded (with cancelled_at when it was ended early), and the completion webhook is
+    announced. The compare-and-set on status is what makes this happen once: every way an order
+    ends (fulfilment, cancel, staff, deadline) comes through here, and only the first one
+    updates the row. False when another got there first."""
     failed = order.pending_count + order.failed_count
     if order.assigned_count == order.quantity:
         status = Status.COMPLETE
@@ -271,6 +312,8 @@ def _finish(*, organization, order: BulkOrder, reason: str = "") -> bool:
         progressed_at=now,
         updated_at=now,
         close_reason=reason[:500],
+        ended_by=ended_by,
+        cancelled_at=now if cancelled else None,
     )
     if not ended:  # another process got there first
         return False
@@ -290,8 +333,13 @@ def _finish(*, organization, order: BulkOrder, reason: str = "") -> bool:
         status=order.status,
         assigned=order.assigned_count,
         failed=order.failed_count,
+        ended_by=ended_by,
     )
     return True
+
+
+def _deadline_passed(order: BulkOrder) -> bool:
+    return order.fill_by is not None and order.fill_by <= timezone.now()
 
 
 def _provision_delivered(order: BulkOrder, numbers) -> list[str]:
@@ -317,6 +365,12 @@ def _provision_delivered(order: BulkOrder, numbers) -> list[str]:
     )
 
 
+def _stock_delivered(numbers) -> int:
+    """Numbers a carrier delivered for an order that had already ended: they go into inventory
+    as available (never to the order, never charged)."""
+    return len(numbers_provision(numbers=numbers))
+
+
 def bulk_order_fulfil(*, order_id) -> float | None:
     """Advance a backordered order as far as it can go now. Returns the number of seconds after
     which to call again (the carrier is still working on it), or None when there is nothing
@@ -325,7 +379,10 @@ def bulk_order_fulfil(*, order_id) -> float | None:
     Guarantees: each step runs in its own transaction with the organization and the order
     locked and starts from the order as stored, so it is safe to call twice or concurrently;
     numbers are claimed only through phone_numbers.allocation (never twice); each assigned
-    number converts exactly its price from the hold into a charge; the order ends once.
+    number converts exactly its price from the hold into a charge; the order ends once. An
+    order whose fill_by passed ends as a cancel ends it. A carrier order that delivers after
+    its order was ended early (cancel, staff, deadline) is still followed to its end, and what
+    it delivers goes into inventory as available, never to the order or the ledger.
     Raises CarrierError (transient) for the task to retry; the transaction of that step is
     rolled back.
     """
@@ -333,51 +390,68 @@ def bulk_order_fulfil(*, order_id) -> float | None:
     # Step 1: inventory first, then order the rest from the carrier (once).
     with transaction.atomic():
         locked = _lock_processing_order(order_id)
-        if locked is None:
-            return None
-        organization, order = locked
-        if not order.carrier_order_ref:
-            numbers = claim_matching_numbers(
-                organization_id=organization.id,
-                criteria=criteria_of(order),
-                quantity=order.pending_count,
-                routing=routing_of(order),
-                order_id=order.id,
-                all_or_nothing=False,
-            )
-            _record_assigned(
-                organization=organization, order=order, numbers=numbers, source="inventory"
-            )
-            if order.pending_count == 0:
-                _finish(organization=organization, order=order)
-                return None
-            # The pattern is dropped on purpose: a carrier supplies by type and area code.
-            carrier_criteria = Criteria(number_type=order.number_type, area_code=order.area_code)
-            order.carrier_order_ref = carrier.place_order(
-                criteria=carrier_criteria, quantity=order.pending_count, client_ref=str(order.id)
-            )
-            order.carrier_quantity = order.pending_count
-            order.progressed_at = timezone.now()
-            order.save(update_fields=["carrier_order_ref", "carrier_quantity", "progressed_at"])
-            log.info(
-                "bulk_order_carrier_placed",
-                order_id=str(order.id),
-                carrier_ref=order.carrier_order_ref,
-                quantity=order.carrier_quantity,
-            )
+        if locked is not None:
+            organization, order = locked
+            if _deadline_passed(order):
+                _end_by_deadline(organization=organization, order=order)
+            elif not order.carrier_order_ref:
+                numbers = claim_matching_numbers(
+                    organization_id=organization.id,
+                    criteria=criteria_of(order),
+                    quantity=order.pending_count,
+                    routing=routing_of(order),
+                    order_id=order.id,
+                    all_or_nothing=False,
+                )
+                _record_assigned(
+                    organization=organization, order=order, numbers=numbers, source="inventory"
+                )
+                if order.pending_count == 0:
+                    _finish(organization=organization, order=order, ended_by=EndedBy.CARRIER)
+                    return None
+                # The pattern is dropped on purpose: a carrier supplies by type and area code.
+                carrier_criteria = Criteria(
+                    number_type=order.number_type, area_code=order.area_code
+                )
+                order.carrier_order_ref = carrier.place_order(
+                    criteria=carrier_criteria,
+                    quantity=order.pending_count,
+                    client_ref=str(order.id),
+                )
+                order.carrier_quantity = order.pending_count
+                order.progressed_at = timezone.now()
+                order.save(update_fields=["carrier_order_ref", "carrier_quantity", "progressed_at"])
+                log.info(
+                    "bulk_order_carrier_placed",
+                    order_id=str(order.id),
+                    carrier_ref=order.carrier_order_ref,
+                    quantity=order.carrier_quantity,
+                )
     # Step 2: has the carrier delivered? Asked before taking any lock, so a slow carrier never
     # holds up the organization's other requests; the answer is applied under the locks.
-    ref = (
-        BulkOrder.objects.filter(pk=order_id, status=Status.PROCESSING)
-        .values_list("carrier_order_ref", flat=True)
+    # An order that ended early is still followed while its carrier order runs (its delivery
+    # goes to inventory); one that fulfilment ended has nothing left to follow.
+    row = (
+        BulkOrder.objects.filter(pk=order_id)
+        .values_list("carrier_order_ref", "status", "cancelled_at")
         .first()
     )
-    if ref is None:
+    if row is None or row[0] is None:
+        return None
+    ref, stored_status, cancelled_at = row
+    if stored_status != Status.PROCESSING and cancelled_at is None:
         return None
     status = carrier.check_order(ref)
     with transaction.atomic():
         locked = _lock_processing_order(order_id)
-        if locked is None:
+        if locked is not None and _deadline_passed(locked[1]):
+            _end_by_deadline(organization=locked[0], order=locked[1])
+            locked = None
+        if locked is None:  # ended early, before or while the carrier worked
+            if status.pending:
+                return status.retry_after_seconds
+            stocked = _stock_delivered(status.numbers)
+            log.info("bulk_order_late_delivery_stocked", order_id=str(order_id), added=stocked)
             return None
         organization, order = locked
         if order.carrier_order_ref != ref:  # cannot happen today: a ref is set once
@@ -387,26 +461,75 @@ def bulk_order_fulfil(*, order_id) -> float | None:
             return status.retry_after_seconds
         numbers = _provision_delivered(order, status.numbers)
         _record_assigned(organization=organization, order=order, numbers=numbers, source="carrier")
-        _finish(organization=organization, order=order)
+        _finish(organization=organization, order=order, ended_by=EndedBy.CARRIER)
         return None
 
 
+def _end_by_deadline(*, organization, order: BulkOrder) -> bool:
+    return _finish(
+        organization=organization,
+        order=order,
+        ended_by=EndedBy.DEADLINE,
+        reason="fill_by deadline passed",
+        cancelled=True,
+    )
+
+
+CANCEL_REASONS = {
+    EndedBy.CLIENT: "cancelled by the client",
+    EndedBy.DEADLINE: "fill_by deadline passed",
+}
+
+
 @transaction.atomic
-def bulk_order_close(*, order_id, reason: str) -> BulkOrder:
-    """Staff end a processing order now: numbers already assigned stay assigned and charged,
-    the remainder fails and its hold is released, the reason is recorded, and the completion
-    webhook fires, exactly as when fulfilment ends it. A carrier delivery arriving later is
-    ignored. Raises OrderNotProcessing if the order already ended, ValueError without a
-    reason."""
-    if not reason.strip():
-        raise ValueError("closing an order needs a reason")
-    locked = _lock_processing_order(order_id)
-    if locked is None:
-        raise OrderNotProcessing("the order is not processing")
-    organization, order = locked
-    _finish(organization=organization, order=order, reason=reason.strip())
-    order.refresh_from_db()
+def bulk_order_cancel(*, organization_id, order_id, by: str, reason: str = "") -> BulkOrder:
+    """End a processing order now, on behalf of `by` (EndedBy: the client, staff, or the
+    deadline sweeper; organization_id None means the order's own, for staff and the sweeper).
+
+    Guarantees: numbers already assigned stay assigned and charged; the rest fails and its hold
+    is released; cancelled_at, ended_by and the reason are recorded; the completion webhook is
+    announced; all in this transaction, exactly once, whatever runs at the same time (the
+    compare-and-set of _finish decides between this and fulfilment's own end). Raises NotFound
+    for an unknown order or another organization's, OrderNotProcessing (with its status) if it
+    already ended, changing nothing. A carrier delivery that arrives later goes to inventory
+    (bulk_order_fulfil). Returns the order as stored.
+    """
+    owner = BulkOrder.objects.filter(pk=order_id).values_list("organization_id", flat=True).first()
+    if owner is None or (organization_id is not None and owner != organization_id):
+        raise NotFound()
+    organization = lock_organization(owner)
+    order = BulkOrder.objects.select_for_update().get(pk=order_id)
+    ended = _finish(
+        organization=organization,
+        order=order,
+        ended_by=by,
+        reason=reason or CANCEL_REASONS.get(by, ""),
+        cancelled=True,
+    )
+    if not ended:
+        order.refresh_from_db(fields=["status"])
+        raise OrderNotProcessing(status=order.status)
     return order
+
+
+def bulk_orders_end_overdue(*, now=None) -> list[str]:
+    """End every processing order whose fill_by has passed, as a cancel ends it (ended_by
+    deadline). Each order in its own transaction; one that ended meanwhile is skipped. Safe to
+    run concurrently (bulk_order_cancel ends an order once)."""
+    now = now or timezone.now()
+    overdue = BulkOrder.objects.filter(status=Status.PROCESSING, fill_by__lte=now).values_list(
+        "id", flat=True
+    )[:500]
+    ended = []
+    for order_id in overdue:
+        try:
+            bulk_order_cancel(organization_id=None, order_id=order_id, by=EndedBy.DEADLINE)
+        except OrderNotProcessing:
+            continue
+        ended.append(str(order_id))
+    if ended:
+        log.info("bulk_orders_deadline_passed", order_ids=ended)
+    return ended
 
 
 def bulk_order_retry(*, order_id) -> bool:

@@ -11,12 +11,18 @@ from orders.models import BulkOrder
 
 @transaction.atomic
 def staff_order_close(*, user, order_id, reason: str) -> BulkOrder:
-    """bulk_order_close (the remainder fails, its hold is released, the webhook fires) with the
-    staff user named in the order's close reason, and an audit row. Raises what
-    bulk_order_close raises (OrderNotProcessing, ValueError without a reason), writing nothing."""
+    """bulk_order_cancel on behalf of staff (the remainder fails, its hold is released, the
+    webhook fires, ended_by staff) with the staff user named in the order's close reason, and an
+    audit row. Raises ValueError without a reason, and what bulk_order_cancel raises
+    (OrderNotProcessing, NotFound), writing nothing."""
     if not reason.strip():
         raise ValueError("closing an order needs a reason")
-    order = services.bulk_order_close(order_id=order_id, reason=f"{reason.strip()} ({user})")
+    order = services.bulk_order_cancel(
+        organization_id=None,
+        order_id=order_id,
+        by=BulkOrder.EndedBy.STAFF,
+        reason=f"{reason.strip()} ({user})",
+    )
     released = sum(
         -line.held_change_cents
         for line in CreditTransaction.objects.filter(

@@ -33,3 +33,9 @@ def fulfil_bulk_order(self, order_id: str) -> None:
 def resume_stalled_bulk_orders() -> int:
     """Periodic (beat): resume processing orders with no progress for a while."""
     return len(services.bulk_orders_resume_stalled())
+
+
+@shared_task
+def end_overdue_bulk_orders() -> int:
+    """Periodic (beat): end processing orders whose fill_by passed, as a cancel ends them."""
+    return len(services.bulk_orders_end_overdue())

@@ -9,15 +9,21 @@ from api.errors import NotFound
 from api.idempotency import IdempotentCreateMixin
 from api.responses import ok
 from api.schema import error_response
-from api.serializers import validated_body
+from api.serializers import parse_uuid, validated_body
 from api.views import ApiView, ApiViewSet
 from orders import selectors, services
 from orders.models import BulkOrder
-from orders.openapi import bulk_order_create_schema
+from orders.openapi import (
+    bulk_order_cancel_schema,
+    bulk_order_create_schema,
+    bulk_order_quote_schema,
+)
 from orders.serializers import (
+    BulkOrderCancelInput,
     BulkOrderFilter,
     BulkOrderInput,
     BulkOrderPlacementSerializer,
+    BulkOrderQuoteSerializer,
     BulkOrderSerializer,
 )
 from phone_numbers.allocation import Criteria, Routing
@@ -52,6 +58,8 @@ class BulkOrderViewSet(IdempotentCreateMixin, ApiViewSet):
             criteria=Criteria.from_data(body),
             quantity=body["quantity"],
             routing=Routing.from_data(body),
+            mode=body["mode"],
+            fill_by=body["fill_by"],
             request_id=request.request_id,
         )
         data = BulkOrderPlacementSerializer(order).data
@@ -122,3 +130,40 @@ class ListedOrderView(IdempotentCreateMixin, ApiView):
             routing=Routing.from_data(body),
         )
         return ok(PhoneNumberSerializer(numbers, many=True).data)
+
+
+class BulkOrderQuoteView(ApiView):
+    """POST /v1/phone-numbers/bulk/quote: what POST /bulk would do now with this body. Writes
+    nothing, not even an idempotency record (an Idempotency-Key header is ignored)."""
+
+    required_scopes = {"post": scopes.NUMBERS_WRITE}
+
+    @bulk_order_quote_schema
+    def post(self, request):
+        body = validated_body(request, BulkOrderInput)
+        quote = selectors.bulk_order_quote(
+            organization=request.organization,
+            criteria=Criteria.from_data(body),
+            quantity=body["quantity"],
+            mode=body["mode"],
+        )
+        return ok(BulkOrderQuoteSerializer(quote).data)
+
+
+class BulkOrderCancelView(ApiView):
+    """POST /v1/phone-numbers/bulk/{id}/cancel. No Idempotency-Key: a retry of a cancel that
+    succeeded answers 409 with the terminal status, which is the same news."""
+
+    required_scopes = {"post": scopes.NUMBERS_WRITE}
+
+    @bulk_order_cancel_schema
+    def post(self, request, id):
+        order_id = parse_uuid(id)
+        if request.stream is not None:  # a body is optional; if sent, it is an empty object
+            validated_body(request, BulkOrderCancelInput)
+        order = services.bulk_order_cancel(
+            organization_id=request.organization.id,
+            order_id=order_id,
+            by=BulkOrder.EndedBy.CLIENT,
+        )
+        return ok(BulkOrderSerializer(selectors.with_assigned_numbers(order)).data)

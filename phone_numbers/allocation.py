@@ -106,10 +106,17 @@ def _assign_params(organization_id, order_id, routing: Routing, now) -> list:
     ]
 
 
-def count_matching_available(criteria: Criteria) -> int:
+def count_matching_available(criteria: Criteria, *, limit: int | None = None) -> int:
+    """How many available numbers match (one query); with `limit`, counting stops there, so a
+    quote for 10 numbers does not count ten million."""
     where, params = _criteria_sql(criteria)
+    table = PhoneNumber._meta.db_table
+    sql = f"SELECT COUNT(*) FROM {table} WHERE {where}"
+    if limit is not None:
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) AS capped"
+        params = [*params, limit]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {PhoneNumber._meta.db_table} WHERE {where}", params)
+        cursor.execute(sql, params)
         return cursor.fetchone()[0]
 
 

@@ -13,6 +13,13 @@ def prices_by_type() -> dict[str, int]:
     return dict(NumberPrice.objects.values_list("number_type", "price_cents"))
 
 
+def price_of(prices: dict[str, int], number_type: str) -> int:
+    """One number's price from prices_by_type(), the one price lookup of every sale and quote."""
+    if number_type not in prices:
+        raise PriceMissing(f"no price for number type {number_type!r}")
+    return prices[number_type]
+
+
 def available_numbers_search(*, criteria: Criteria, quantity: int) -> list[dict]:
     """Up to `quantity` available numbers matching the criteria, sorted by number. Reserves
     nothing: another request may claim them a moment later. Uses the same matching rules as

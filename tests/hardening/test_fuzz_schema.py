@@ -81,6 +81,7 @@ POSITIVE_LEEWAY = {
     "inbound_url": "Django's URL validation is stricter than any JSON Schema pattern",
     "status_url": "Django's URL validation is stricter than any JSON Schema pattern",
     "url": "Django's URL validation is stricter than any JSON Schema pattern",
+    "fill_by": "5 minutes to 30 days from now: a range relative to the clock, no schema says it",
 }
 
 

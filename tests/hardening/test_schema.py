@@ -138,7 +138,8 @@ def test_it_shows_the_product_page_examples_on_the_bulk_route():
     assert set(examples(responses["409"])) == {"INSUFFICIENT_INVENTORY", "IDEMPOTENCY_KEY_IN_USE"}
     assert set(examples(responses["422"])) == {
         "VALIDATION_FAILED",
-        "ImmediatePartial",
+        "Mode",
+        "FillBy",
         "IDEMPOTENCY_KEY_REUSED",
     }
     assert set(responses) == {"200", "202", "402", "409", "413", "415", "422", "429"} | GENERIC

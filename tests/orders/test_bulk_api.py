@@ -210,30 +210,18 @@ def test_it_needs_numbers_read_to_poll(alice_org):
     assert writer.get(f"{BULK}/{uuid.uuid4()}").status_code == 403
 
 
-def test_it_says_immediate_partial_is_not_yet_available(alice):
-    response = alice.post(BULK, {"quantity": 5, "mode": "immediate_partial"})
-
-    assert response.status_code == 422
-    assert response.json()["error"] == {
-        "code": "VALIDATION_FAILED",
-        "message": "validation failed",
-        "request_id": response["X-Request-Id"],
-        "details": {"mode": "immediate_partial is not yet available; use atomic"},
-    }
-
-
 @pytest.mark.parametrize(
     ("body", "details"),
     [
-        ({}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": "5"}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": 5.5}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": True}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": None}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": 0}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": 1001}, {"quantity": "must be an integer from 1 to 1000"}),
-        ({"quantity": 1, "mode": "fast"}, {"mode": "must be 'atomic'"}),
-        ({"quantity": 1, "mode": 1}, {"mode": "must be 'atomic'"}),
+        ({}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": "5"}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": 5.5}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": True}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": None}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": 0}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": 10_001}, {"quantity": "must be an integer from 1 to 10000"}),
+        ({"quantity": 1, "mode": "fast"}, {"mode": "must be 'atomic' or 'immediate_partial'"}),
+        ({"quantity": 1, "mode": 1}, {"mode": "must be 'atomic' or 'immediate_partial'"}),
         (
             {"quantity": 1, "number_type": "mobile"},
             {"number_type": "must be one of: local, toll_free"},
@@ -323,6 +311,9 @@ def test_it_polls_a_processing_order(alice):
         "assigned_numbers": [],
         "label": "pool",
         "completed_at": None,
+        "mode": "atomic",
+        "fill_by": None,
+        "cancelled_at": None,
     }
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import BulkOrder
+from orders.staff_services import staff_order_close
 from phone_numbers.carriers import CarrierError, get_carrier
 from phone_numbers.carriers.simulated import SimulatedCarrier
 from phone_numbers.models import PhoneNumber
@@ -139,28 +140,35 @@ def test_staff_close_fails_the_remainder_and_releases_its_hold(alice, alice_org,
     order_id = backorder(alice, quantity=4)
     services.bulk_order_fulfil(order_id=order_id)  # takes the one, waits for the carrier
 
-    order = services.bulk_order_close(order_id=order_id, reason="carrier outage")
+    order = services.bulk_order_cancel(
+        organization_id=None, order_id=order_id, by="staff", reason="carrier outage"
+    )
 
     assert (order.status, order.assigned_count, order.failed_count) == ("partial", 1, 3)
-    assert order.close_reason == "carrier outage"
+    assert (order.close_reason, order.ended_by) == ("carrier outage", "staff")
+    assert order.cancelled_at is not None
     assert ledger(alice_org)[1:] == [
         ("hold", 0, 400),
         ("charge", -100, -100),
         ("release", 0, -300),
     ]
     with pytest.raises(services.OrderNotProcessing):
-        services.bulk_order_close(order_id=order_id, reason="again")
-    # A late delivery is ignored.
-    settings.SIMULATED_CARRIER_DELAY_SECONDS = 0
-    assert services.bulk_order_fulfil(order_id=order_id) is None
+        services.bulk_order_cancel(
+            organization_id=None, order_id=order_id, by="staff", reason="again"
+        )
+    # The carrier order is still followed (its delivery will go to inventory), never to the
+    # order.
+    assert services.bulk_order_fulfil(order_id=order_id) > 0
     assert PhoneNumber.objects.filter(order_id=order_id).count() == 1
 
 
-def test_staff_close_needs_a_reason(alice):
+def test_staff_close_needs_a_reason(alice, django_user_model):
     order_id = backorder(alice, quantity=2)
+    staff = django_user_model.objects.create_user("support", is_staff=True)
 
     with pytest.raises(ValueError):
-        services.bulk_order_close(order_id=order_id, reason="  ")
+        staff_order_close(user=staff, order_id=order_id, reason="  ")
+    assert BulkOrder.objects.get(pk=order_id).status == "processing"
 
 
 def test_it_resumes_stalled_orders_once_per_stall_period(
