@@ -2,6 +2,7 @@ import hmac
 import re
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
@@ -25,15 +26,21 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = secret.strip()
         digest = hash_api_key_secret(secret)
         now = timezone.now()
-        # No ORDER BY: at most one candidate can match the digest.
+        # A secret is the key's current one or, during a rotation's grace period, the one it
+        # replaced; both are looked up by their prefix. No ORDER BY: at most one key matches.
+        prefix = secret[:API_KEY_VISIBLE_CHARS]
         candidates = (
             ApiKey.objects.select_related("organization")
-            .filter(prefix=secret[:API_KEY_VISIBLE_CHARS])
+            .filter(Q(prefix=prefix) | Q(previous_prefix=prefix))
             .order_by()
         )
         api_key = None
         for candidate in candidates:
-            if hmac.compare_digest(candidate.secret_hash, digest):
+            if hmac.compare_digest(candidate.secret_hash, digest) or (
+                candidate.previous_secret_hash
+                and hmac.compare_digest(candidate.previous_secret_hash, digest)
+                and candidate.previous_secret_valid(now)
+            ):
                 api_key = candidate
         if api_key is None or not api_key.is_active(now):
             raise Unauthorized()

@@ -57,10 +57,19 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # After a rotation the secret it replaced keeps working until previous_secret_expires_at
+    # (the grace period), so a client can switch over without downtime. One previous secret at
+    # most: rotating again ends the older one's grace at once.
+    previous_prefix = models.CharField(
+        max_length=API_KEY_VISIBLE_CHARS, blank=True, db_index=True, editable=False
+    )
+    previous_secret_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API key"
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"])]
 
     def __str__(self):
         return f"{self.prefix}… ({self.label or 'no label'})"
@@ -68,6 +77,40 @@ class ApiKey(models.Model):
     def is_active(self, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def previous_secret_valid(self, now=None) -> bool:
+        return bool(self.previous_secret_hash) and (
+            self.previous_secret_expires_at is not None
+            and self.previous_secret_expires_at > (now or timezone.now())
+        )
+
+
+class ApiKeyEvent(models.Model):
+    """The audit log of key management through the API: which key was created, rotated or
+    revoked, by which key (the caller) and in which request. Written in the transaction of the
+    change (accounts.services); staff changes go to StaffAction instead. Read-only."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        ROTATED = "rotated"
+        REVOKED = "revoked"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, models.PROTECT, related_name="+")
+    api_key = models.ForeignKey(ApiKey, models.PROTECT, related_name="events")
+    # The key that made the call; null for a change not made through the API.
+    actor_key = models.ForeignKey(ApiKey, models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    request_id = models.CharField(max_length=26, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "API key event"
+
+    def __str__(self):
+        return f"{self.action} {self.api_key_id}"
 
 
 class CreditTransaction(models.Model):
@@ -128,6 +171,9 @@ class StaffAction(models.Model):
         INVENTORY_IMPORT = "inventory_import", "inventory imported"
         NUMBERS_RELEASE = "numbers_release", "numbers released"
         NUMBERS_RETURN = "numbers_return", "numbers returned to the carrier"
+        API_KEY_CHANGE = "api_key_change", "API key changed"
+        ORGANIZATION_CREATE = "organization_create", "organization created"
+        ORGANIZATION_RENAME = "organization_rename", "organization renamed"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")

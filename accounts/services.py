@@ -4,7 +4,7 @@ always the sum of the ledger and the database's check constraints (balance >= 0,
 held <= balance) are the last line of defence rather than the only one."""
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -14,11 +14,12 @@ from accounts.models import (
     API_KEY_PREFIX,
     API_KEY_VISIBLE_CHARS,
     ApiKey,
+    ApiKeyEvent,
     CreditTransaction,
     Organization,
     hash_api_key_secret,
 )
-from api.errors import InsufficientCredit
+from api.errors import Forbidden, InsufficientCredit, InvalidInput
 
 Kind = CreditTransaction.Kind
 
@@ -61,7 +62,7 @@ def api_key_create(
     unknown = [scope for scope in scopes if scope not in known_scopes.ALL]
     if unknown:
         raise InvalidScopes(f"unknown scopes: {', '.join(unknown)}")
-    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)  # 43 URL-safe characters
+    secret = _new_secret()
     key = ApiKey.objects.create(
         organization=organization,
         prefix=secret[:API_KEY_VISIBLE_CHARS],
@@ -71,6 +72,146 @@ def api_key_create(
         expires_at=expires_at,
     )
     return key, secret
+
+
+def _new_secret() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)  # 43 URL-safe characters
+
+
+def ensure_grantable_scopes(*, requested: list, caller: ApiKey) -> list[str]:
+    """The scopes a key may give a new key through the API, sorted: each must be known, named
+    once, not the staff-grade platform scope, and held by the calling key (a key can never mint
+    a stronger one). Unknown or duplicate: InvalidInput (400); not grantable: Forbidden (403)."""
+    unknown = [scope for scope in requested if scope not in known_scopes.ALL]
+    if unknown:
+        raise InvalidInput(
+            "unknown scopes", details={"scopes": f"unknown scope: {', '.join(unknown)[:200]}"}
+        )
+    duplicates = sorted({scope for scope in requested if requested.count(scope) > 1})
+    if duplicates:
+        raise InvalidInput(
+            "duplicate scopes", details={"scopes": f"named more than once: {', '.join(duplicates)}"}
+        )
+    if known_scopes.PLATFORM_INVENTORY_WRITE in requested:
+        raise Forbidden(
+            "scope cannot be granted through the API",
+            details={"scopes": f"{known_scopes.PLATFORM_INVENTORY_WRITE} is staff-grade"},
+        )
+    not_held = [scope for scope in requested if scope not in caller.scopes]
+    if not_held:
+        raise Forbidden(
+            "missing required scope",
+            details={"scopes": f"not held by the calling key: {', '.join(not_held)}"},
+        )
+    return sorted(requested)
+
+
+def _record_key_event(
+    *, api_key: ApiKey, actor_key: ApiKey, action: str, request_id: str, **details
+):
+    ApiKeyEvent.objects.create(
+        organization_id=api_key.organization_id,
+        api_key=api_key,
+        actor_key=actor_key,
+        action=action,
+        request_id=request_id or "",
+        details=details,
+    )
+
+
+@transaction.atomic
+def api_key_issue(
+    *,
+    caller: ApiKey,
+    scopes: list,
+    label: str = "",
+    expires_at: datetime | None = None,
+    request_id: str = "",
+) -> tuple[ApiKey, str]:
+    """A new key of the caller's organization, made by the caller through the API, and its
+    secret (returned once, only the hash is stored). Its scopes pass ensure_grantable_scopes;
+    an ApiKeyEvent naming the caller is written with it, or nothing is."""
+    granted = ensure_grantable_scopes(requested=scopes, caller=caller)
+    key, secret = api_key_create(
+        organization=caller.organization, scopes=granted, label=label, expires_at=expires_at
+    )
+    _record_key_event(
+        api_key=key,
+        actor_key=caller,
+        action=ApiKeyEvent.Action.CREATED,
+        request_id=request_id,
+        prefix=key.prefix,
+        scopes=granted,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
+    return key, secret
+
+
+class KeyNotActive(ValueError):
+    """The key is revoked or expired: it cannot be given a new secret."""
+
+
+@transaction.atomic
+def api_key_rotate(
+    *, api_key: ApiKey, caller: ApiKey, grace_seconds: int, request_id: str = ""
+) -> tuple[ApiKey, str]:
+    """Give the key a new secret (and prefix) and return it once. The secret it replaces keeps
+    working for grace_seconds (0: it stops at once); a secret still in an earlier grace period
+    stops at once, so a key never has more than two live secrets. The key row is locked, so
+    two rotations at once are applied one after the other: the second one's "previous" is the
+    first one's new secret, and no secret handed out is lost. KeyNotActive if the key is
+    revoked or expired."""
+    key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    now = timezone.now()
+    if not key.is_active(now):
+        raise KeyNotActive
+    secret = _new_secret()
+    if grace_seconds > 0:
+        key.previous_prefix, key.previous_secret_hash = key.prefix, key.secret_hash
+        key.previous_secret_expires_at = now + timedelta(seconds=grace_seconds)
+    else:
+        key.previous_prefix, key.previous_secret_hash = "", ""
+        key.previous_secret_expires_at = None
+    key.prefix, key.secret_hash = secret[:API_KEY_VISIBLE_CHARS], hash_api_key_secret(secret)
+    key.save(
+        update_fields=[
+            "prefix",
+            "secret_hash",
+            "previous_prefix",
+            "previous_secret_hash",
+            "previous_secret_expires_at",
+        ]
+    )
+    _record_key_event(
+        api_key=key,
+        actor_key=caller,
+        action=ApiKeyEvent.Action.ROTATED,
+        request_id=request_id,
+        prefix=key.prefix,
+        previous_prefix=key.previous_prefix or None,
+        grace_seconds=grace_seconds,
+    )
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke_by(*, api_key: ApiKey, caller: ApiKey, request_id: str = "") -> ApiKey:
+    """Revoke a key through the API (the caller may be the key itself): the next request with
+    either of its secrets is refused. Idempotent: revoking a revoked key changes nothing and
+    writes no second event."""
+    revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    api_key.refresh_from_db()
+    if revoked:
+        _record_key_event(
+            api_key=api_key,
+            actor_key=caller,
+            action=ApiKeyEvent.Action.REVOKED,
+            request_id=request_id,
+            prefix=api_key.prefix,
+        )
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:

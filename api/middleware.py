@@ -3,7 +3,8 @@ import time
 import structlog
 from django.conf import settings
 from django.core.signals import request_finished
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from ulid import ULID
 
 from api.errors import PayloadTooLarge, error_body
@@ -47,20 +48,84 @@ def _forget_request_id(**kwargs):
 request_finished.connect(_forget_request_id, dispatch_uid="api.middleware.forget_request_id")
 
 
+def allow_body_up_to(max_bytes: int):
+    """Marks a view (the outermost wrapper, as the URL resolver returns it) as taking bodies up
+    to max_bytes instead of MAX_REQUEST_BODY_BYTES: BodySizeLimitMiddleware reads the mark."""
+
+    def mark(view):
+        view.max_body_bytes = max_bytes
+        return view
+
+    return mark
+
+
+def _declared_length(request) -> int:
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
 class BodySizeLimitMiddleware:
-    """Refuses an API body over API_MAX_BODY_BYTES by its Content-Length, before a byte of it is
-    read. (The JSON parser enforces the same cap while reading, for bodies that lie about their
-    length.)"""
+    """Refuses a body over MAX_REQUEST_BODY_BYTES (1 MiB) on every route by its Content-Length,
+    before a byte of it is read: before CSRF or the admin's login check could parse a form, so
+    an anonymous client cannot make the process spool a large upload to a temporary file. A
+    view marked with allow_body_up_to (the admin's CSV import) has its own larger cap, checked
+    the same way. /v1/ answers in the envelope; other routes with a plain 413. (WSGI reads no
+    more than Content-Length, and a request without one has an empty body; the JSON parser
+    enforces the cap again while reading.)"""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/v1/"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > settings.API_MAX_BODY_BYTES:
+        length = _declared_length(request)
+        if length > settings.MAX_REQUEST_BODY_BYTES and length > self._limit_for(request):
+            if request.path.startswith("/v1/"):
                 return JsonResponse(error_body(PayloadTooLarge()), status=413)
+            return HttpResponse(
+                "Request body too large.\n", status=413, content_type="text/plain; charset=utf-8"
+            )
         return self.get_response(request)
+
+    @staticmethod
+    def _limit_for(request) -> int:
+        # Resolved only for the rare oversized request, not on every request.
+        try:
+            view = resolve(request.path_info).func
+        except Resolver404:
+            return settings.MAX_REQUEST_BODY_BYTES
+        return getattr(view, "max_body_bytes", settings.MAX_REQUEST_BODY_BYTES)
+
+
+class ApiNoStoreMiddleware:
+    """Every /v1/ answer carries `Cache-Control: no-store`: some show a secret once (a new key,
+    a webhook secret) and all are one organization's data, which no shared or browser cache
+    should keep."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/v1/"):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy on every answer that has none: HTML pages (the admin, /docs/)
+    get CSP_HTML_POLICY, which allows only this origin's scripts (no inline script, no other
+    host); everything else (JSON) gets CSP_DEFAULT_POLICY, which allows nothing at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            is_html = response.get("Content-Type", "").startswith("text/html")
+            response["Content-Security-Policy"] = (
+                settings.CSP_HTML_POLICY if is_html else settings.CSP_DEFAULT_POLICY
+            )
+        return response

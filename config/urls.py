@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from api.views import UnknownApiRoute
 from config import views
+from config.schema_views import ApiDocsView, OpenApiSchemaView
 from phone_numbers.urls import id_urlpatterns as phone_number_id_urls
 
 handler404 = "api.views.handler404"
@@ -25,7 +25,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     # The OpenAPI schema and its docs page (no key needed); before the /v1/ catch-all.
-    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("v1/openapi.json", OpenApiSchemaView.as_view(), name="openapi-schema"),
+    path("docs/", ApiDocsView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("v1/", include(api_v1)),
 ]

@@ -82,6 +82,8 @@ POSITIVE_LEEWAY = {
     "status_url": "Django's URL validation is stricter than any JSON Schema pattern",
     "url": "Django's URL validation is stricter than any JSON Schema pattern",
     "fill_by": "5 minutes to 30 days from now: a range relative to the clock, no schema says it",
+    "expires_at": "must be in the future, which a date-time schema cannot say",
+    "id": "a revoked or expired API key cannot be rotated (its state, not the request's shape)",
 }
 
 

@@ -2,6 +2,7 @@
 then, every run, the key and a ready `curl`. The key is kept in var/demo-api-key (local
 development only) because the database holds only its hash."""
 
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -31,12 +32,16 @@ class Command(BaseCommand):
                     organization = organization_create(
                         name=DEMO_ORGANIZATION, credit_cents=DEMO_CREDIT_CENTS
                     )
+                # A customer's key: the staff-grade platform scope is for staff only.
                 _, secret = api_key_create(
-                    organization=organization, scopes=scopes.ALL, label="demo"
+                    organization=organization, scopes=scopes.CUSTOMER_DEFAULT, label="demo"
                 )
-            KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
-            KEY_FILE.write_text(secret + "\n")
-            KEY_FILE.chmod(0o600)
+            KEY_FILE.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created 0600 from the start: never readable by others, not even for a moment.
+            KEY_FILE.unlink(missing_ok=True)
+            descriptor = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as key_file:
+                key_file.write(secret + "\n")
             self.seed_demo_inventory()
         secret = KEY_FILE.read_text().strip()
         base = f"http://127.0.0.1:{port}"

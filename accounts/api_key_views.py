@@ -1,0 +1,93 @@
+"""/v1/api-keys (API.md §7): a customer manages its own keys with a key.
+
+These POSTs do not take Idempotency-Key: a replay answers the stored first answer byte for
+byte, and here that answer holds a secret, which must never be stored (only its hash is).
+A retried create makes a second key, which is listed and can be revoked."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.viewsets import GenericViewSet
+
+from accounts import scopes
+from accounts.api_key_selectors import api_key_get, api_keys_for
+from accounts.api_key_serializers import (
+    ApiKeyCreateInput,
+    ApiKeyRotatedSerializer,
+    ApiKeyRotateInput,
+    ApiKeySerializer,
+    ApiKeyWithSecretSerializer,
+)
+from accounts.services import KeyNotActive, api_key_issue, api_key_revoke_by, api_key_rotate
+from api.errors import ValidationFailed
+from api.responses import ok
+from api.serializers import validated_body
+
+NO_IDEMPOTENCY = "not accepted on this route: its answer holds a secret that is never stored"
+
+
+def refuse_idempotency_key(request) -> None:
+    if "HTTP_IDEMPOTENCY_KEY" in request.META:
+        raise ValidationFailed({"Idempotency-Key": NO_IDEMPOTENCY})
+
+
+class ApiKeyViewSet(GenericViewSet):
+    required_scopes = {
+        "list": scopes.APIKEYS_READ,
+        "create": scopes.APIKEYS_WRITE,
+        "rotate": scopes.APIKEYS_WRITE,
+        "destroy": scopes.APIKEYS_WRITE,
+    }
+    serializer_class = ApiKeySerializer
+
+    @extend_schema(
+        summary="Your organization's API keys, newest first (never a secret)",
+        responses={200: ApiKeySerializer(many=True)},
+    )
+    def list(self, request):
+        page = self.paginate_queryset(api_keys_for(request.organization))
+        return self.get_paginated_response(ApiKeySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Create a key with some of your key's scopes (its secret is shown once)",
+        request=ApiKeyCreateInput,
+        responses={201: ApiKeyWithSecretSerializer},
+    )
+    def create(self, request):
+        refuse_idempotency_key(request)
+        body = validated_body(request, ApiKeyCreateInput)
+        key, secret = api_key_issue(caller=request.auth, request_id=request.request_id, **body)
+        return ok(ApiKeyWithSecretSerializer({**_fields(key), "secret": secret}).data, status=201)
+
+    @extend_schema(
+        summary="Give a key a new secret; the old one works for grace_seconds more",
+        request=ApiKeyRotateInput,
+        responses={200: ApiKeyRotatedSerializer},
+    )
+    def rotate(self, request, key_id):
+        refuse_idempotency_key(request)
+        key = api_key_get(organization=request.organization, key_id=key_id)
+        body = validated_body(request, ApiKeyRotateInput)
+        try:
+            key, secret = api_key_rotate(
+                api_key=key, caller=request.auth, request_id=request.request_id, **body
+            )
+        except KeyNotActive as exc:
+            raise ValidationFailed({"id": "the key is revoked or expired"}) from exc
+        data = {
+            **_fields(key),
+            "secret": secret,
+            "previous_secret_expires_at": key.previous_secret_expires_at,
+        }
+        return ok(ApiKeyRotatedSerializer(data).data)
+
+    @extend_schema(
+        summary="Revoke a key at once (a key may revoke itself)",
+        responses={200: ApiKeySerializer},
+    )
+    def destroy(self, request, key_id):
+        key = api_key_get(organization=request.organization, key_id=key_id)
+        key = api_key_revoke_by(api_key=key, caller=request.auth, request_id=request.request_id)
+        return ok(ApiKeySerializer(key).data)
+
+
+def _fields(key) -> dict:
+    return {name: getattr(key, name) for name in ApiKeySerializer().fields}
