@@ -21,17 +21,19 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed ## create .venv with the locked dependencies
 
+# var/ holds the secret key, the SQLite database and the demo key: the owner's only (0700/0600).
 var/secret_key:
-	@mkdir -p var
-	@$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	@umask 077; mkdir -p var; $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops all three.
+# Settings read var/secret_key when SECRET_KEY is unset, so commands in another terminal work too.
 run: install var/secret_key
-	@set -a; [ -n "$$SECRET_KEY" ] || SECRET_KEY=$$(cat var/secret_key); \
+	@umask 077; chmod 700 var; chmod 600 var/secret_key; \
 	$(PY) manage.py migrate --noinput && \
+	{ chmod -f 600 var/db.sqlite3* 2>/dev/null || true; } && \
 	$(PY) manage.py collectstatic --noinput -v 0 && \
 	$(PY) manage.py demo_setup --port $(PORT) && \
 	exec $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)

@@ -7,3 +7,16 @@ documented 422; what is larger still is refused by gunicorn (documented in docs/
 
 limit_request_field_size = 16384  # bytes per header line (gunicorn default 8190)
 limit_request_line = 8190  # bytes of "METHOD /path?query HTTP/1.1" (the maximum gunicorn allows)
+
+# Threads, not one sync process per connection: with sync workers, as many idle or slow clients
+# as there are processes stop every other request (three idle connections timed out /healthz).
+# A gthread worker parks idle keep-alive connections without tying up a thread, and each
+# request gets one of `threads` threads. Each thread keeps its own database connection
+# (CONN_MAX_AGE), so PostgreSQL sees up to workers x threads connections per machine.
+# Production still runs behind a buffering proxy (README: nginx), which absorbs clients that
+# send or read slowly; these settings only bound what reaches gunicorn.
+worker_class = "gthread"
+threads = 4
+keepalive = 2  # seconds an idle keep-alive connection is kept
+timeout = 30  # a request running longer than this gets its worker restarted
+graceful_timeout = 30

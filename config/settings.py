@@ -26,12 +26,19 @@ read_env_file(BASE_DIR / ".env")
 
 # --- Core -----------------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", default=False)
+# SECRET_KEY from the environment; else the key file `make run` writes (var/secret_key, 0600),
+# so every command of a local checkout (a second terminal, createsuperuser) uses the same key
+# as the server with nothing exported; else, with DEBUG only, a fixed development key. A
+# deployment has no var/secret_key, so a missing SECRET_KEY still stops it.
+SECRET_KEY_FILE = Path(env_str("SECRET_KEY_FILE", default=str(VAR_DIR / "secret_key")))
 SECRET_KEY = env_str("SECRET_KEY", default="")
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment (or in .env), or set DEBUG=1 "
-            "for local development. `make run` creates one under var/ for you."
+            "SECRET_KEY is not set. Set it in the environment (or in .env), or run `make run` "
+            "once (it writes var/secret_key), or set DEBUG=1 for local development."
         )
     SECRET_KEY = "insecure-development-only-key-do-not-use-in-production-0123456789"
 

@@ -54,13 +54,27 @@ def test_manage_py_check_deploy_is_clean_with_production_like_values(tmp_path):
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
-def test_it_refuses_to_start_without_a_secret_key_outside_debug(monkeypatch):
+def test_it_refuses_to_start_without_a_secret_key_outside_debug(monkeypatch, tmp_path):
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set"):
-        load_settings(monkeypatch, SECRET_KEY="", DEBUG="0")
+        load_settings(
+            monkeypatch, SECRET_KEY="", DEBUG="0", SECRET_KEY_FILE=str(tmp_path / "missing")
+        )
 
 
-def test_it_starts_without_a_secret_key_in_debug(monkeypatch):
-    loaded = load_settings(monkeypatch, SECRET_KEY="", DEBUG="1")
+def test_it_reads_the_key_file_make_run_writes_when_secret_key_is_unset(monkeypatch, tmp_path):
+    (tmp_path / "secret_key").write_text("k" * 60 + "\n")
+
+    loaded = load_settings(
+        monkeypatch, SECRET_KEY="", DEBUG="0", SECRET_KEY_FILE=str(tmp_path / "secret_key")
+    )
+
+    assert loaded["SECRET_KEY"] == "k" * 60
+
+
+def test_it_starts_without_a_secret_key_in_debug(monkeypatch, tmp_path):
+    loaded = load_settings(
+        monkeypatch, SECRET_KEY="", DEBUG="1", SECRET_KEY_FILE=str(tmp_path / "missing")
+    )
 
     assert loaded["DEBUG"] is True
     assert len(loaded["SECRET_KEY"]) >= 50
