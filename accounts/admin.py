@@ -21,14 +21,18 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import scopes as known_scopes
 from accounts.models import ApiKey, CreditTransaction, Organization, StaffAction
-from accounts.services import MAX_CREDIT_MOVE_CENTS, organization_create
+from accounts.services import MAX_CREDIT_MOVE_CENTS
 from accounts.staff_services import (
     ADJUST_CREDIT_PERMISSION,
     CreditLimitExceeded,
+    DailyCreditLimitExceeded,
     credit_limit_for,
     staff_api_key_create,
     staff_api_key_revoke,
+    staff_api_key_update,
     staff_credit_move,
+    staff_organization_create,
+    staff_organization_rename,
 )
 from api.admin import ReadOnlyAdmin
 from api.errors import InsufficientCredit
@@ -126,10 +130,11 @@ class OrganizationAdmin(admin.ModelAdmin):
         return False  # the ledger is permanent
 
     def save_model(self, request, obj, form, change):
+        # Through the audited services: a rename leaves a StaffAction row with both names.
         if change:
-            super().save_model(request, obj, form, change)
+            staff_organization_rename(user=request.user, organization_id=obj.pk, name=obj.name)
             return
-        created = organization_create(name=obj.name, created_by=request.user)
+        created = staff_organization_create(user=request.user, name=obj.name)
         obj.pk, obj.created_at = created.pk, created.created_at
         obj._state.adding, obj._state.db = False, created._state.db
 
@@ -247,6 +252,12 @@ class OrganizationAdmin(admin.ModelAdmin):
                     f"Support staff may move at most {exc.limit_cents} cents per top-up or "
                     "adjustment; ask a superuser for more.",
                 )
+            except DailyCreditLimitExceeded as exc:
+                form.add_error(
+                    "cents",
+                    f"Support staff may move at most {exc.limit_cents} cents in 24 hours; you "
+                    f"moved {exc.moved_cents} in the last 24 hours. Ask a superuser for more.",
+                )
             except InsufficientCredit as exc:
                 form.add_error(
                     "cents",
@@ -356,7 +367,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            # Audited field by field: a scope granted here shows in the log.
+            staff_api_key_update(
+                user=request.user,
+                api_key_id=obj.pk,
+                label=form.cleaned_data["label"],
+                scopes=form.cleaned_data["scopes"],
+                expires_at=form.cleaned_data["expires_at"],
+            )
             return
         key, secret = staff_api_key_create(
             user=request.user,

@@ -285,6 +285,11 @@ LOW_CREDIT_THRESHOLD_CENTS = env_int("LOW_CREDIT_THRESHOLD_CENTS", default=1000)
 SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS = env_int(
     "SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS", default=10_000, min_value=0
 )
+# The most such a user may move in any 24 hours (rolling; top-ups and adjustments, up or down,
+# across organizations): one line cannot be split into many small ones.
+SUPPORT_CREDIT_DAILY_LIMIT_CENTS = env_int(
+    "SUPPORT_CREDIT_DAILY_LIMIT_CENTS", default=20_000, min_value=0, max_value=10**12
+)
 
 # --- Celery: broker, delivery guarantees, the periodic tasks --------------------------------------
 # "localhost" only to keep kombu from warning "no hostname" on every connection.

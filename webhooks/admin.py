@@ -17,6 +17,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # created through the API, which issues and shows the secret once
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleted (softly) through the API; its deliveries stay readable
+
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
@@ -66,6 +69,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # events and deliveries are the record of what was sent: never deleted
+
     @admin.action(description="Redeliver now (dead or retrying deliveries)", permissions=["change"])
     def redeliver(self, request, queryset):
         sent = skipped = 0
@@ -91,3 +97,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # events and deliveries are the record of what was sent: never deleted
