@@ -5,10 +5,9 @@ byte, and here that answer holds a secret, which must never be stored (only its 
 A retried create makes a second key, which is listed and can be revoked."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.viewsets import GenericViewSet
 
 from accounts import scopes
-from accounts.api_key_selectors import api_key_get, api_keys_for
+from accounts.api_key_selectors import api_keys_for
 from accounts.api_key_serializers import (
     ApiKeyCreateInput,
     ApiKeyRotatedSerializer,
@@ -16,10 +15,12 @@ from accounts.api_key_serializers import (
     ApiKeySerializer,
     ApiKeyWithSecretSerializer,
 )
+from accounts.models import ApiKey
 from accounts.services import KeyNotActive, api_key_issue, api_key_revoke_by, api_key_rotate
 from api.errors import ValidationFailed
 from api.responses import ok
 from api.serializers import validated_body
+from api.views import ApiViewSet
 
 NO_IDEMPOTENCY = "not accepted on this route: its answer holds a secret that is never stored"
 
@@ -29,21 +30,25 @@ def refuse_idempotency_key(request) -> None:
         raise ValidationFailed({"Idempotency-Key": NO_IDEMPOTENCY})
 
 
-class ApiKeyViewSet(GenericViewSet):
+class ApiKeyViewSet(ApiViewSet):
     required_scopes = {
         "list": scopes.APIKEYS_READ,
         "create": scopes.APIKEYS_WRITE,
         "rotate": scopes.APIKEYS_WRITE,
         "destroy": scopes.APIKEYS_WRITE,
     }
+    queryset = ApiKey.objects.none()  # the model, for the schema
     serializer_class = ApiKeySerializer
+
+    def get_queryset(self):
+        return api_keys_for(self.request.organization)
 
     @extend_schema(
         summary="Your organization's API keys, newest first (never a secret)",
         responses={200: ApiKeySerializer(many=True)},
     )
     def list(self, request):
-        page = self.paginate_queryset(api_keys_for(request.organization))
+        page = self.page_of(self.get_queryset())
         return self.get_paginated_response(ApiKeySerializer(page, many=True).data)
 
     @extend_schema(
@@ -62,9 +67,9 @@ class ApiKeyViewSet(GenericViewSet):
         request=ApiKeyRotateInput,
         responses={200: ApiKeyRotatedSerializer},
     )
-    def rotate(self, request, key_id):
+    def rotate(self, request, id):
         refuse_idempotency_key(request)
-        key = api_key_get(organization=request.organization, key_id=key_id)
+        key = self.get_object()
         body = validated_body(request, ApiKeyRotateInput)
         try:
             key, secret = api_key_rotate(
@@ -83,8 +88,8 @@ class ApiKeyViewSet(GenericViewSet):
         summary="Revoke a key at once (a key may revoke itself)",
         responses={200: ApiKeySerializer},
     )
-    def destroy(self, request, key_id):
-        key = api_key_get(organization=request.organization, key_id=key_id)
+    def destroy(self, request, id):
+        key = self.get_object()
         key = api_key_revoke_by(api_key=key, caller=request.auth, request_id=request.request_id)
         return ok(ApiKeySerializer(key).data)
 

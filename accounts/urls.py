@@ -14,6 +14,6 @@ urlpatterns = [
         name="billing-transactions",
     ),
     path("api-keys", api_keys, name="api-keys"),
-    path("api-keys/<str:key_id>", api_key, name="api-key"),
-    path("api-keys/<str:key_id>/rotate", api_key_rotate, name="api-key-rotate"),
+    path("api-keys/<str:id>", api_key, name="api-key"),
+    path("api-keys/<str:id>/rotate", api_key_rotate, name="api-key-rotate"),
 ]
