@@ -29,8 +29,12 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops all three.
+# PROMETHEUS_MULTIPROC_DIR: where every process writes its metric samples (api.metrics); it is
+# emptied on each start, as prometheus-client requires (samples of a past run would add up).
 run: install var/secret_key
 	@set -a; [ -n "$$SECRET_KEY" ] || SECRET_KEY=$$(cat var/secret_key); \
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus}; \
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db && \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py collectstatic --noinput -v 0 && \
 	$(PY) manage.py demo_setup --port $(PORT) && \
@@ -63,4 +67,4 @@ bench: install
 	$(PY) -m benchmarks.harness
 
 clean:
-	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key
+	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key var/prometheus
