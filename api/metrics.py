@@ -62,7 +62,8 @@ HTTP_REQUEST_DURATION = Histogram(
 BULK_ORDERS_PLACED = Counter(
     "bulk_orders_placed",
     "POST /v1/phone-numbers/bulk that reached the service, by mode and outcome: filled (all "
-    "numbers from inventory), backordered (202), rejected_inventory, rejected_credit.",
+    "numbers from inventory), backordered (202), partial_at_once, rejected_inventory, "
+    "rejected_credit.",
     ["mode", "outcome"],
     namespace=NAMESPACE,
 )
