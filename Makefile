@@ -30,8 +30,12 @@ migrate: install
 
 # Web (gunicorn), a Celery worker and beat in the foreground; Ctrl-C stops all three.
 # Settings read var/secret_key when SECRET_KEY is unset, so commands in another terminal work too.
+# PROMETHEUS_MULTIPROC_DIR: where every process writes its metric samples (api.metrics); it is
+# emptied on each start, as prometheus-client requires (samples of a past run would add up).
 run: install var/secret_key
 	@umask 077; chmod 700 var; chmod 600 var/secret_key; \
+	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus}; \
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db && \
 	$(PY) manage.py migrate --noinput && \
 	{ chmod -f 600 var/db.sqlite3* 2>/dev/null || true; } && \
 	$(PY) manage.py collectstatic --noinput -v 0 && \
@@ -65,4 +69,4 @@ bench: install
 	$(PY) -m benchmarks.harness
 
 clean:
-	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key
+	rm -rf var/db.sqlite3* var/celery var/cache var/celerybeat-schedule* var/demo-api-key var/prometheus

@@ -5,6 +5,8 @@ before Django sees the request, i.e. outside the JSON envelope. Raise the header
 that a too-long but plausible header (e.g. a 10 KB Idempotency-Key) reaches the API and gets its
 documented 422; what is larger still is refused by gunicorn (documented in docs/api.md)."""
 
+import os
+
 limit_request_field_size = 16384  # bytes per header line (gunicorn default 8190)
 limit_request_line = 8190  # bytes of "METHOD /path?query HTTP/1.1" (the maximum gunicorn allows)
 
@@ -20,3 +22,13 @@ threads = 4
 keepalive = 2  # seconds an idle keep-alive connection is kept
 timeout = 30  # a request running longer than this gets its worker restarted
 graceful_timeout = 30
+
+
+def child_exit(server, worker):
+    """prometheus-client multiprocess mode (api.metrics): a worker that exits leaves its sample
+    files behind. Counters and histograms must keep them (their counts happened); this tells
+    the library the process is gone so that live gauges stop reporting it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -2,6 +2,7 @@ import hmac
 import re
 from datetime import timedelta
 
+import structlog
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -48,6 +49,11 @@ class ApiKeyAuthentication(BaseAuthentication):
             # At most one write a minute per key, not one per request.
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         request.organization = api_key.organization
+        # Every later log line of the request (the request line included) says who it was for;
+        # the prefix identifies the key without revealing it.
+        structlog.contextvars.bind_contextvars(
+            organization_id=str(api_key.organization_id), key_prefix=api_key.prefix
+        )
         return (None, api_key)
 
     def authenticate_header(self, request):

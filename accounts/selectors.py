@@ -1,3 +1,5 @@
+from django.db.models import Sum
+
 from accounts.models import CreditTransaction, Organization
 
 
@@ -15,3 +17,8 @@ def ledger_for(organization: Organization):
     """The organization's ledger lines (any order: the list route pages newest first on
     (created_at, id), served by the (organization, -created_at, -id) index)."""
     return CreditTransaction.objects.filter(organization=organization)
+
+
+def held_credit_total_cents() -> int:
+    """Credit held for processing backorders, summed over every organization."""
+    return Organization.objects.aggregate(total=Sum("held_cents"))["total"] or 0

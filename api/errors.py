@@ -186,6 +186,10 @@ def to_api_error(exc) -> ApiError:
 
 def api_exception_handler(exc, context):
     response = error_response(to_api_error(exc))
+    if response.status_code >= 500 and not isinstance(exc, ApiError):
+        # to_api_error logged it with its traceback and the request id; Django would log the
+        # 500 a second time (without either). Its own marker for "already logged" says not to.
+        response._has_been_logged = True
     # DRF marks the transaction for rollback only for its own handler; do the same here so a
     # failed request inside ATOMIC_REQUESTS-style blocks never commits half its work.
     from rest_framework.views import set_rollback

@@ -10,6 +10,9 @@ FOREIGN_PRE_CHAIN = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
+    # A standard-library line logged with exc_info (Django's "Internal Server Error" of a
+    # failure outside DRF) keeps its traceback in the JSON line.
+    structlog.processors.format_exc_info,
 ]
 
 json_renderer = structlog.processors.JSONRenderer()

@@ -7,6 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from ulid import ULID
 
+from api import metrics
 from api.errors import PayloadTooLarge, error_body
 
 log = structlog.get_logger("request")
@@ -14,11 +15,13 @@ log = structlog.get_logger("request")
 
 class RequestIdMiddleware:
     """Gives every request a fresh ULID: bound into every log line of the request (and every
-    task it enqueues, see api.logging) and answered in `X-Request-Id`.
+    task it enqueues, see api.logging) and answered in `X-Request-Id`. Then logs the request
+    line and counts the request in the metrics (api.metrics).
 
     The id stays bound until Django's request_finished signal, not just until this middleware
     returns: Django logs 4xx/5xx answers ("django.request") after the whole middleware chain,
-    and those lines must carry the id too."""
+    and those lines must carry the id too. The API key's authentication binds the organization
+    id and key prefix the same way, so they are in the request line and every line after."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -30,15 +33,49 @@ class RequestIdMiddleware:
         request.request_id = request_id
         started = time.perf_counter()
         response = self.get_response(request)
+        duration = time.perf_counter() - started
         response["X-Request-Id"] = request_id
+        route = route_template(request)
         log.info(
             "request",
             method=request.method,
             path=request.path,
+            route=route,
             status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            duration_ms=round(duration * 1000, 1),
+            client_ip=client_ip(request),
         )
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(
+            route=route, method=method, status=str(response.status_code)
+        ).inc()
+        metrics.HTTP_REQUEST_DURATION.labels(route=route, method=method).observe(duration)
         return response
+
+
+# A label value per method a client invents would be a series per invention.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def route_template(request) -> str:
+    """The URL pattern that served the request (`v1/phone-numbers/<uuid:id>`), never the path:
+    a label per path would be a time series per phone number."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return UNMATCHED_ROUTE
+    return "/" + match.route
+
+
+def client_ip(request) -> str:
+    """The socket's peer, or with TRUST_X_FORWARDED_FOR the last address of X-Forwarded-For:
+    the one our own proxy appended (earlier ones are whatever the client wrote)."""
+    if settings.TRUST_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def _forget_request_id(**kwargs):

@@ -1,5 +1,5 @@
 """The base of every /v1/ view, and the envelope for what no route answers (unknown /v1/ paths,
-Django's 404/500 handlers).
+Django's 404/500 handlers), and the Prometheus scrape route (`metrics`).
 
 A /v1/ view derives from ApiView (one handler per method) or ApiViewSet (actions). Either way:
 1. a method the route does not serve is 405, before authentication, so it is 405 with or
@@ -12,14 +12,17 @@ A /v1/ view derives from ApiView (one handler per method) or ApiViewSet (actions
    value is 422 naming the parameter.
 """
 
+import hmac
 import uuid
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpResponse, JsonResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from api.errors import InternalError, MethodNotAllowed, NotFound, error_body
+from api.metrics import render_metrics
 from api.serializers import parse_uuid
 
 
@@ -96,3 +99,23 @@ def handler500(request):
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+def metrics(request):
+    """GET /metrics (API.md §8): Prometheus text format for a caller presenting
+    `Authorization: Bearer $METRICS_TOKEN`. Without the setting the route does not exist (404);
+    a missing or wrong token is 401. Outside /v1/: plain text, not the envelope."""
+    token = settings.METRICS_TOKEN
+    if not token:
+        raise Http404()
+    scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), token.encode()
+    ):
+        response = HttpResponse("401 Unauthorized\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = render_metrics()
+    response = HttpResponse(body, content_type=content_type)
+    response["Cache-Control"] = "no-store"
+    return response

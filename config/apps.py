@@ -6,6 +6,7 @@ class StaffAdminConfig(AdminConfig):
 
     def ready(self):
         super().ready()
-        from config import staff
+        from config import metrics, staff
 
         staff.connect()
+        metrics.register()

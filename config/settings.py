@@ -367,3 +367,47 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- Observability: /metrics, client address in logs, error reporting (docs/operations.md) -------
+# Unset: GET /metrics is 404. Prometheus sends it as `Authorization: Bearer <token>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN", default="")
+# The business gauges (orders processing, held credit, inventory) are read from the database at
+# most once per this many seconds, whatever the number of scrapers; 0 reads on every scrape.
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", default=5, min_value=0, max_value=300)
+# amcore_phone_numbers_available counts each number type up to this many (an exact count of a
+# large inventory reads its whole index); a type with more reads as this number.
+METRICS_INVENTORY_COUNT_CAP = env_int(
+    "METRICS_INVENTORY_COUNT_CAP", default=10_000, min_value=1, max_value=10_000_000
+)
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR itself (api.metrics); a directory that is not
+# there would fail every request at its first metric, so say so at start-up instead.
+_multiproc_dir = env_str("PROMETHEUS_MULTIPROC_DIR", default="")
+if _multiproc_dir and not Path(_multiproc_dir).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={_multiproc_dir!r} is not a directory: create it (empty) "
+        "before starting the service (docs/operations.md)"
+    )
+# Behind a proxy that appends the client's address to X-Forwarded-For, log the last address of
+# that header as the client IP; otherwise the socket's peer. Off by default: without such a
+# proxy a client could write any address it likes into the header.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)
+# Error reporting to Sentry (or a compatible server) only when a DSN is given.
+SENTRY_DSN = env_str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env_float(
+    "SENTRY_TRACES_SAMPLE_RATE", default=0.0, min_value=0.0, max_value=1.0
+)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # No personal data: no user, cookies, client IP or request bodies leave the service.
+        send_default_pii=False,
+        max_request_body_size="never",
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )

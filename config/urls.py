@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from api import views as api_views
 from api.views import UnknownApiRoute
 from config import views
 from config.schema_views import ApiDocsView, OpenApiSchemaView
@@ -23,6 +24,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", api_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # The OpenAPI schema and its docs page (no key needed); before the /v1/ catch-all.
     path("v1/openapi.json", OpenApiSchemaView.as_view(), name="openapi-schema"),

@@ -8,6 +8,7 @@ from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from accounts.models import Organization
+from orders.dashboard_trends import dashboard_trends
 from orders.models import BulkOrder
 from phone_numbers.models import NumberType, PhoneNumber
 
@@ -66,4 +67,5 @@ def dashboard_summary(now=None) -> dict:
         "available_total": sum(row["count"] for row in by_type),
         "low_credit_threshold_cents": threshold,
         "low_credit": low_credit,
+        "trends": dashboard_trends(now),
     }

@@ -39,7 +39,8 @@ from accounts.services import (
     ensure_available_credit,
     lock_organization,
 )
-from api.errors import InsufficientInventory, NotFound, OrderNotProcessing
+from api import metrics
+from api.errors import InsufficientCredit, InsufficientInventory, NotFound, OrderNotProcessing
 from orders import signals
 from orders.models import BulkOrder
 from phone_numbers import numbering
@@ -164,7 +165,11 @@ def bulk_order_place(
     organization = lock_organization(organization_id)
     unit_price = price_of(prices_by_type(), criteria.number_type)
     cost = unit_price * quantity
-    ensure_available_credit(organization, cost)
+    try:
+        ensure_available_credit(organization, cost)
+    except InsufficientCredit:
+        _count_placed(mode, "rejected_credit")
+        raise
     now = timezone.now()
     order = BulkOrder(
         organization=organization,
@@ -214,6 +219,7 @@ def bulk_order_place(
         order.completed_at = now
         order.save(force_insert=True)
         log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity, mode=mode)
+        _count_placed(mode, "filled")
         return order
 
     shortfall = quantity - len(numbers)
@@ -222,6 +228,7 @@ def bulk_order_place(
             # Raising rolls back the order row: nothing recorded, nothing held.
             if partial:  # the claim skipped rows other orders hold locked: count them too
                 available_count = count_matching_available(criteria)
+            _count_placed(mode, "rejected_inventory")
             raise InsufficientInventory(details={"available_count": available_count})
         # immediate_partial with no supply for the rest: it ends now, the rest failed. It is
         # not a backorder (nothing to fulfil, no completion event: the answer says it all).
@@ -235,6 +242,7 @@ def bulk_order_place(
             quantity=quantity,
             failed=shortfall,
         )
+        _count_placed(mode, "partial_at_once")
         return order
 
     order.is_backorder = True
@@ -253,7 +261,22 @@ def bulk_order_place(
         assigned_now=len(numbers),
         mode=mode,
     )
+    _count_placed(mode, "backordered")
     return order
+
+
+def _count_placed(mode: str, outcome: str) -> None:
+    # Counted where the outcome is decided, not on commit: the request commits right after
+    # (a failure in between is a 500 and rare), and on_commit would be one more callback per
+    # order.
+    metrics.BULK_ORDERS_PLACED.labels(mode=mode, outcome=outcome).inc()
+
+
+def _count_finished(order: BulkOrder) -> None:
+    metrics.BULK_ORDERS_FINISHED.labels(status=order.status).inc()
+    metrics.BULK_ORDER_FULFILMENT_DURATION.labels(status=order.status).observe(
+        max((order.completed_at - order.created_at).total_seconds(), 0)
+    )
 
 
 def _lock_processing_order(order_id):
@@ -327,6 +350,8 @@ def _finish(
             note=f"{order.failed_count} numbers not supplied, bulk order {order.id}",
         )
     signals.bulk_order_finished.send(sender=BulkOrder, order=order)
+    # Counted once the end is committed: a rolled-back step did not end the order.
+    transaction.on_commit(lambda: _count_finished(order))
     log.info(
         "bulk_order_finished",
         order_id=str(order.id),

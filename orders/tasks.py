@@ -1,5 +1,6 @@
 """Bulk-order fulfilment tasks: thin, by id, idempotent (the logic is in orders.services)."""
 
+import structlog
 from celery import shared_task
 from django.db import OperationalError
 
@@ -22,6 +23,9 @@ MAX_RECHECK_SECONDS = 300
 def fulfil_bulk_order(self, order_id: str) -> None:
     """Advance one backordered order; while the carrier is still working on it, check back
     after the delay it asks for (a new message with a countdown, not a sleeping worker)."""
+    # Every line of this task (Celery's own included) says which order it worked on; the
+    # context is cleared after the task (api.logging).
+    structlog.contextvars.bind_contextvars(order_id=order_id)
     recheck_after = services.bulk_order_fulfil(order_id=order_id)
     if recheck_after is not None:
         fulfil_bulk_order.apply_async(

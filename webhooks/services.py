@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.services import lock_organization
+from api import metrics
 from api.responses import iso8601
 from orders.selectors import with_assigned_numbers
 from orders.serializers import BulkOrderSerializer
@@ -246,6 +247,7 @@ def _record_attempt(*, delivery_id, result: transport.Result) -> DeliveryAttempt
         latency_ms=result.latency_ms,
         error=result.error or None,
     )
+    metrics.WEBHOOK_DELIVERIES.labels(outcome=delivery.status).inc()
     return attempt
 
 

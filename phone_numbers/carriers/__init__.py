@@ -11,6 +11,7 @@ from phone_numbers.carriers.base import (
     CarrierError,
     CarrierOrderStatus,
 )
+from phone_numbers.carriers.measured import MeasuredCarrier
 
 BACKENDS = {
     "simulated": "phone_numbers.carriers.simulated.SimulatedCarrier",
@@ -28,4 +29,5 @@ def get_carrier() -> Carrier:
         carrier_class = import_string(path)
     except ImportError as exc:
         raise ImproperlyConfigured(f"CARRIER_BACKEND {name!r} is not a known carrier") from exc
-    return carrier_class()
+    # Measured at the interface, so every adapter's calls are counted the same way.
+    return MeasuredCarrier(carrier_class(), name=name)

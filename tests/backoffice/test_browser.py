@@ -125,6 +125,22 @@ def test_the_dashboard_shows_orders_inventory_and_credit(page, live_server, supp
             completed_at=timezone.now() - timedelta(hours=2),
         )
     demo_inventory()
+    # A day of orders for the trend charts: some filled at once, backorders that took minutes.
+    now = timezone.now()
+    for hours_ago in range(0, 24, 2):
+        placed = now - timedelta(hours=hours_ago, minutes=10)
+        for took_minutes, is_backorder in ((0, False), (2 + hours_ago % 5, True), (9, True)):
+            BulkOrder.objects.create(
+                organization=rich,
+                quantity=2,
+                number_type="local",
+                unit_price_cents=100,
+                is_backorder=is_backorder,
+                status="complete",
+                assigned_count=2,
+                created_at=placed,
+                completed_at=placed + timedelta(minutes=took_minutes),
+            )
 
     log_in(page, live_server, support_user)
     page.goto(f"{live_server.url}/admin/")
@@ -135,6 +151,16 @@ def test_the_dashboard_shows_orders_inventory_and_credit(page, live_server, supp
     low_credit = page.locator("#dashboard-low-credit").inner_text()
     assert "Bluebird Calls" in low_credit and "Corner Shop" in low_credit
     assert "Acme Telecom" not in low_credit
+    orders_chart = page.locator("#dashboard-orders-trend")
+    assert (
+        orders_chart.locator(".figure").inner_text() == "40"
+    )  # 36 + the 2 processing + the 2 problems
+    assert orders_chart.locator("svg rect").count() >= 12
+    assert orders_chart.locator("svg rect").first.bounding_box()["height"] > 0
+    completion = page.locator("#dashboard-completion-trend")
+    assert completion.locator("#completion-p50").inner_text() == "6 min"
+    assert completion.locator("#completion-p95").inner_text() == "9 min"
+    assert completion.locator("svg polyline").count() == 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
