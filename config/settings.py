@@ -6,6 +6,7 @@ settings file."""
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from config.env import (
     env_area_codes,
@@ -255,11 +256,22 @@ SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = env_area_codes(
 BULK_ORDER_MAX_QUANTITY = env_int(
     "BULK_ORDER_MAX_QUANTITY", default=10_000, min_value=1, max_value=100_000
 )
-# A processing order with no progress for this long is resumed by the periodic sweeper (a lost
-# message never leaves an order stuck). Keep it above the longest carrier re-check countdown
-# (orders.tasks.MAX_RECHECK_SECONDS, 300 s) so healthy orders are not resumed needlessly.
-BULK_ORDER_STALL_SECONDS = env_int("BULK_ORDER_STALL_SECONDS", default=600, min_value=1)
-BULK_ORDER_SWEEP_SECONDS = env_int("BULK_ORDER_SWEEP_SECONDS", default=60, min_value=1)
+# While the carrier works on an order, fulfilment checks back after the delay the carrier asks
+# for, never later than this (a countdown: see the Redis visibility-timeout rule below).
+BULK_ORDER_MAX_RECHECK_SECONDS = env_int(
+    "BULK_ORDER_MAX_RECHECK_SECONDS", default=60, min_value=1, max_value=3600
+)
+# A processing order with no progress for this long is resumed by the periodic sweeper, which
+# runs every BULK_ORDER_SWEEP_SECONDS: a lost message or a killed worker never leaves an order
+# stuck for longer than stall + sweep (90 + 15 s by default, within the 2 minutes README
+# promises). The stall must stay above the longest healthy re-check interval, or healthy orders
+# are resumed needlessly (harmless, fulfilment is idempotent, but it doubles the work).
+BULK_ORDER_STALL_SECONDS = env_int("BULK_ORDER_STALL_SECONDS", default=90, min_value=1)
+BULK_ORDER_SWEEP_SECONDS = env_int("BULK_ORDER_SWEEP_SECONDS", default=15, min_value=1)
+if BULK_ORDER_STALL_SECONDS <= BULK_ORDER_MAX_RECHECK_SECONDS:
+    raise ImproperlyConfigured(
+        "BULK_ORDER_STALL_SECONDS must exceed BULK_ORDER_MAX_RECHECK_SECONDS"
+    )
 
 # --- Webhooks (API.md §5; docs/webhooks.md) -------------------------------------------------------
 # Plain http:// and private, loopback or link-local targets: local development and tests only.
@@ -294,6 +306,8 @@ SUPPORT_CREDIT_DAILY_LIMIT_CENTS = env_int(
 # --- Celery: broker, delivery guarantees, the periodic tasks --------------------------------------
 # "localhost" only to keep kombu from warning "no hostname" on every connection.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", default="filesystem://localhost//")
+BROKER_IS_RABBITMQ = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
+BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     # The embedded broker is a folder of message files shared by web, worker and beat.
@@ -306,10 +320,51 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
+elif BROKER_IS_RABBITMQ:
+    # RabbitMQ (recommended in production). Publisher confirms: an enqueue returns only once
+    # the broker has the message, so one accepted after a commit cannot vanish silently (a
+    # refused or unconfirmed publish raises, and the sweepers catch up).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    # Quorum queues are replicated and durable. They cannot hold a message with an ETA for
+    # long inside the worker (no global QoS), so Celery's native delayed delivery sends a
+    # countdown through its celery_delayed_* exchanges; that needs topic exchanges.
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_WORKER_DETECT_QUORUM_QUEUES = True
 else:
-    # Longer than any countdown we schedule, so Redis never re-delivers a task that is merely
-    # waiting for its ETA in a worker (acks are late: see below).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 60 * 60}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# The hard limit of one task run: a wedged task is killed (its order is resumed by the sweeper)
+# instead of holding a worker for ever. Part of the Redis visibility-timeout rule.
+CELERY_TASK_TIME_LIMIT = 5 * 60
+# Redis: a message a worker took but never acknowledged (acks are late: see below) goes back on
+# the queue only after the visibility timeout. A task waiting in a worker for its countdown is
+# unacknowledged too, so the timeout must exceed the longest countdown any task uses plus the
+# longest run of a task, or a waiting message is delivered twice. Recovery of a killed worker's
+# order does not wait for it: the stalled-order sweeper resumes the order within
+# BULK_ORDER_STALL_SECONDS + BULK_ORDER_SWEEP_SECONDS.
+LONGEST_COUNTDOWN_SECONDS = max(BULK_ORDER_MAX_RECHECK_SECONDS, WEBHOOKS_RETRY_MAX_DELAY_SECONDS)
+_shortest_visibility_timeout = LONGEST_COUNTDOWN_SECONDS + CELERY_TASK_TIME_LIMIT + 60
+if BROKER_IS_REDIS:
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int(
+        "CELERY_REDIS_VISIBILITY_TIMEOUT",
+        default=_shortest_visibility_timeout,
+        min_value=_shortest_visibility_timeout,
+    )
+# Every queue a worker consumes by default (task routes send webhook deliveries to "webhooks").
+# On RabbitMQ both are quorum queues on topic exchanges (see above).
+_queue_arguments = {"x-queue-type": "quorum"} if BROKER_IS_RABBITMQ else {}
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments=_queue_arguments)
+    for name in ("celery", "webhooks")
+]
+# A worker touches this file every few seconds from its event loop; `python -m
+# config.worker_liveness` fails when the file is older than CELERY_WORKER_HEARTBEAT_MAX_AGE.
+CELERY_WORKER_HEARTBEAT_FILE = env_str(
+    "CELERY_WORKER_HEARTBEAT_FILE", default=str(VAR_DIR / "celery" / "worker-heartbeat")
+)
+CELERY_WORKER_HEARTBEAT_MAX_AGE = env_int(
+    "CELERY_WORKER_HEARTBEAT_MAX_AGE", default=60, min_value=5, max_value=3600
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None

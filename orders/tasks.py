@@ -2,21 +2,19 @@
 
 import structlog
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from orders import services
 from phone_numbers.carriers import CarrierError
-
-# Never schedule further ahead than this: the Redis broker's visibility_timeout (settings) must
-# stay longer than any countdown, or a waiting message would be delivered twice.
-MAX_RECHECK_SECONDS = 300
 
 
 @shared_task(
     bind=True,
     autoretry_for=(CarrierError, OperationalError),
     retry_backoff=2,  # 2, 4, 8 ... seconds
-    retry_backoff_max=300,
+    # A countdown like the re-checks, bounded the same way (the Redis visibility-timeout rule).
+    retry_backoff_max=settings.BULK_ORDER_MAX_RECHECK_SECONDS,
     retry_jitter=True,
     max_retries=12,  # then the stalled-order sweeper picks the order up again
 )
@@ -29,7 +27,7 @@ def fulfil_bulk_order(self, order_id: str) -> None:
     recheck_after = services.bulk_order_fulfil(order_id=order_id)
     if recheck_after is not None:
         fulfil_bulk_order.apply_async(
-            (order_id,), countdown=min(recheck_after, MAX_RECHECK_SECONDS)
+            (order_id,), countdown=min(recheck_after, settings.BULK_ORDER_MAX_RECHECK_SECONDS)
         )
 
 

@@ -41,3 +41,27 @@ def fast_carrier(settings):
     settings.SIMULATED_CARRIER_FAILURE_RATE = 0
     settings.SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = []
     return settings
+
+
+def assert_integrity():
+    """After a fault: no number assigned twice or beyond its order, every organization's ledger
+    adds up to its balance and held credit, every order charged once for what it got, and no
+    order left processing."""
+    from django.db.models import Count
+
+    from accounts.models import Organization
+    from orders.models import BulkOrder
+
+    for order in BulkOrder.objects.all():
+        assert order.status != "processing", f"order {order.id} is stuck in processing"
+        got = PhoneNumber.objects.filter(order_id=order.id).count()
+        assert got == order.assigned_count <= order.quantity, order.id
+        charged = -sum(
+            CreditTransaction.objects.filter(order_id=order.id, kind="charge").values_list(
+                "amount_cents", flat=True
+            )
+        )
+        assert charged == order.assigned_count * order.unit_price_cents, order.id
+    assert not PhoneNumber.objects.values("number").annotate(n=Count("id")).filter(n__gt=1)
+    for org in Organization.objects.all():
+        assert_ledger_balances(org)

@@ -35,9 +35,9 @@ def test_it_caps_the_recheck_countdown_below_the_visibility_timeout(alice, setti
 
     tasks.fulfil_bulk_order.apply((order_id,))
 
-    assert scheduled == [tasks.MAX_RECHECK_SECONDS]
+    assert scheduled == [settings.BULK_ORDER_MAX_RECHECK_SECONDS] == [60]
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
-    assert visibility is None or visibility > tasks.MAX_RECHECK_SECONDS
+    assert visibility is None or visibility > settings.LONGEST_COUNTDOWN_SECONDS
 
 
 def test_it_retries_carrier_errors_with_backoff_and_changes_nothing(
