@@ -1,0 +1,178 @@
+"""Fault tests with real gunicorn processes on PostgreSQL, the database reached through a TCP
+proxy the test owns (loopback only): the database cut under traffic, and a web worker killed
+mid-request. Each prints its recovery time, then checks integrity."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+from accounts import scopes
+from accounts.services import api_key_create
+from orders.models import BulkOrder
+from tests.conftest import make_org
+from tests.faults.proxy import TcpProxy
+from tests.orders.conftest import assert_integrity, make_numbers
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("number_prices"),
+]
+BULK = "/v1/phone-numbers/bulk"
+
+
+class Web:
+    """gunicorn (one sync worker) on the test database through `proxy`."""
+
+    def __init__(self, proxy: TcpProxy, log_path: Path):
+        db = settings.DATABASES["default"]
+        with socket_free_port() as port:
+            self.url = f"http://127.0.0.1:{port}"
+        self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("gunicorn")), "config.wsgi",
+                "--bind", self.url.removeprefix("http://"), "--workers", "1", "--timeout", "60",
+            ],
+            cwd=settings.BASE_DIR,
+            env={
+                **os.environ,
+                "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}"
+                "?connect_timeout=2",
+                "SECRET_KEY": settings.SECRET_KEY,
+                "LOG_LEVEL": "WARNING",
+            },
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not self._answers():
+            assert time.monotonic() < deadline, "gunicorn never became ready"
+            time.sleep(0.3)
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def worker_pid(self) -> int:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+        return int(children.split()[0])
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+class socket_free_port:  # noqa: N801 (a context manager used like a function)
+    def __enter__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        return self.sock.getsockname()[1]
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+@pytest.fixture
+def web(tmp_path):
+    proxy = TcpProxy(int(settings.DATABASES["default"]["PORT"] or 5432))
+    server = Web(proxy, tmp_path / "gunicorn.log")
+    yield server, proxy
+    server.stop()
+    proxy.close()
+
+
+def api_key_for(org) -> str:
+    return api_key_create(organization=org, scopes=scopes.ALL, label="faults")[1]
+
+
+def test_a_database_cut_answers_only_503_with_retry_after_then_200(web):
+    server, proxy = web
+    headers = {"Authorization": f"Bearer {api_key_for(make_org('Cut'))}"}
+
+    def call():
+        try:
+            return requests.get(f"{server.url}/v1/billing/wallet", headers=headers, timeout=15)
+        except requests.RequestException as error:
+            pytest.fail(f"no HTTP answer: {error}")
+
+    assert call().status_code == 200
+    proxy.cut()
+    during = [call() for _ in range(5)]
+    assert {response.status_code for response in during} == {503}
+    for response in during:
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    proxy.restore()
+    restored = time.monotonic()
+    while (response := call()).status_code != 200:
+        assert response.status_code == 503
+        assert time.monotonic() - restored < 30, "no 200 within 30 s of the database's return"
+    print(f"\nrecovery (database cut): 200 again {time.monotonic() - restored:.2f} s after")
+    assert all(call().status_code == 200 for _ in range(3))
+    assert_integrity()
+
+
+def test_a_web_worker_killed_mid_request_leaves_exactly_one_order_for_the_retry(web):
+    server, proxy = web
+    org = make_org("Killed web", credit_cents=10_000)
+    make_numbers(3, area_code="646")
+    headers = {"Authorization": f"Bearer {api_key_for(org)}", "Idempotency-Key": str(uuid.uuid4())}
+    body = {"quantity": 3, "area_code": "646"}
+
+    # The worker hangs inside the order's transaction (the database's answers stop reaching
+    # it once it inserted the order), then dies: the client sees the connection drop.
+    proxy.hold_after(b'INSERT INTO "orders_bulkorder"')
+
+    outcome = {}
+
+    def place():
+        try:
+            outcome["first"] = requests.post(
+                f"{server.url}{BULK}", json=body, headers=headers, timeout=30
+            )
+        except requests.RequestException as error:
+            outcome["first"] = error
+
+    first = threading.Thread(target=place)
+    first.start()
+    assert proxy.held.wait(30), "the order's INSERT never reached the database"
+    os.kill(server.worker_pid(), signal.SIGKILL)
+    first.join(30)
+    assert isinstance(outcome["first"], requests.RequestException), outcome["first"]
+    proxy.hold_after(b"\0never\0")
+
+    killed = time.monotonic()
+    while True:
+        try:
+            retry = requests.post(f"{server.url}{BULK}", json=body, headers=headers, timeout=30)
+            break
+        except requests.RequestException:
+            assert time.monotonic() - killed < 60, "gunicorn never answered the retry"
+            time.sleep(0.3)
+    print(f"\nrecovery (web worker killed): retry answered {time.monotonic() - killed:.1f} s after")
+    # Filled from inventory at once: 200 with the numbers (API.md §2).
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["data"]["assigned_count"] == 3
+    again = requests.post(f"{server.url}{BULK}", json=body, headers=headers, timeout=30)
+    assert again.json() == retry.json()
+    assert BulkOrder.objects.filter(organization=org).count() == 1
+    assert_integrity()
