@@ -56,7 +56,10 @@ class TcpProxy:
             with self._lock:
                 self._sockets += [client, upstream]
             hold = threading.Event()
-            for source, target, from_client in ((client, upstream, True), (upstream, client, False)):
+            for source, target, from_client in (
+                (client, upstream, True),
+                (upstream, client, False),
+            ):
                 threading.Thread(
                     target=self._pump, args=(source, target, hold, from_client), daemon=True
                 ).start()
