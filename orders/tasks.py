@@ -1,5 +1,7 @@
 """Bulk-order fulfilment tasks: thin, by id, idempotent (the logic is in orders.services)."""
 
+import math
+
 import structlog
 from celery import shared_task
 from django.conf import settings
@@ -26,9 +28,10 @@ def fulfil_bulk_order(self, order_id: str) -> None:
     structlog.contextvars.bind_contextvars(order_id=order_id)
     recheck_after = services.bulk_order_fulfil(order_id=order_id)
     if recheck_after is not None:
-        fulfil_bulk_order.apply_async(
-            (order_id,), countdown=min(recheck_after, settings.BULK_ORDER_MAX_RECHECK_SECONDS)
-        )
+        # Whole seconds, at least 1: RabbitMQ's native delayed delivery (quorum queues) routes
+        # by int(countdown) and refuses 0 ("countdown must be a positive number").
+        countdown = max(1, math.ceil(min(recheck_after, settings.BULK_ORDER_MAX_RECHECK_SECONDS)))
+        fulfil_bulk_order.apply_async((order_id,), countdown=countdown)
 
 
 @shared_task

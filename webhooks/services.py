@@ -142,7 +142,11 @@ def _enqueue_on_commit(delivery_id, countdown: float | None = None) -> None:
     # robust: a broker outage must not fail the committed change that emitted the event; the
     # periodic enqueue_overdue_webhooks task sends the delivery when the broker is back.
     transaction.on_commit(
-        lambda: deliver_webhook.apply_async((str(delivery_id),), countdown=countdown),
+        # At least 1 s when delayed: RabbitMQ's native delayed delivery refuses a countdown
+        # that rounds down to 0.
+        lambda: deliver_webhook.apply_async(
+            (str(delivery_id),), countdown=None if countdown is None else max(1.0, countdown)
+        ),
         robust=True,
     )
 
