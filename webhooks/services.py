@@ -468,7 +468,9 @@ def deliveries_enqueue_overdue(*, limit: int = 500) -> int:
     ended = 0
     for delivery_id, last_error in expired.values_list("pk", "last_error")[:limit]:
         ended += (
-            WebhookDelivery.objects.filter(unleased, pk=delivery_id, status__in=WebhookDelivery.OPEN)
+            WebhookDelivery.objects.filter(
+                unleased, pk=delivery_id, status__in=WebhookDelivery.OPEN
+            )
             .filter(retry_until__lte=now)
             .update(
                 status=Status.DEAD,

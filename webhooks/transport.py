@@ -27,6 +27,7 @@ seconds would never trip them; a timer shuts the socket down when the deadline p
 ends whatever read or write is blocked on it.
 """
 
+import contextlib
 import ipaddress
 import socket
 import threading
@@ -166,9 +167,7 @@ def resolve_host(hostname: str, port: int) -> list[IPAddress]:
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise TargetRefused(
-            f"could not resolve {hostname}", public=f"could not resolve {hostname}"
-        )
+        raise TargetRefused(f"could not resolve {hostname}", public=f"could not resolve {hostname}")
     return addresses
 
 
@@ -219,10 +218,8 @@ class Deadline:
 
 
 def _shut(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):  # already closed: nothing left to interrupt
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed: nothing left to interrupt
 
 
 class _DeadlineHTTPConnection(HTTPConnection):
