@@ -9,6 +9,7 @@ which is why production sets WEBHOOK_SECRET_KEYS (README)."""
 
 import base64
 import hashlib
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -56,3 +57,26 @@ def reencrypt(token: str) -> str:
     if not token.startswith(PREFIX):
         raise InvalidToken()
     return PREFIX + _fernet().rotate(token[len(PREFIX) :].encode()).decode()
+
+
+def _swap_secret(content: bytes, change) -> bytes:
+    """The JSON answer with data.secret replaced by change(secret), byte for byte otherwise
+    (the secret's JSON text is replaced in place, so a replay is the first answer exactly)."""
+    try:
+        secret = json.loads(content)["data"]["secret"]
+    except (ValueError, KeyError, TypeError):
+        return content  # an error answer: nothing secret in it
+    changed = change(secret)
+    if changed == secret:
+        return content
+    return content.replace(json.dumps(secret).encode(), json.dumps(changed).encode(), 1)
+
+
+def encrypt_answer_secret(content: bytes) -> bytes:
+    """A stored answer of a route that shows a secret, with the secret encrypted."""
+    return _swap_secret(content, lambda s: s if s.startswith(PREFIX) else encrypt(s))
+
+
+def decrypt_answer_secret(content: bytes) -> bytes:
+    """The stored answer as it was sent, with its secret in plain text again."""
+    return _swap_secret(content, lambda s: decrypt(s) if s.startswith(PREFIX) else s)

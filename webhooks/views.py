@@ -1,8 +1,6 @@
 """The webhook routes (API.md §5). Views parse, call one service or selector, render with the
 output serializer that also documents the answer."""
 
-import json
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
@@ -29,17 +27,6 @@ from webhooks.serializers import (
 
 class EndpointDisabledError(ApiError):
     status_code, code, message = 409, "ENDPOINT_DISABLED", "the webhook endpoint is disabled"
-
-
-def _swap_secret(content: bytes, change) -> bytes:
-    """The answer with data.secret replaced by change(secret), byte for byte otherwise (the
-    secret's JSON text is replaced in place, so a replay is the first answer exactly)."""
-    try:
-        secret = json.loads(content)["data"]["secret"]
-    except (ValueError, KeyError, TypeError):
-        return content  # an error answer: nothing secret in it
-    old = json.dumps(secret).encode()
-    return content.replace(old, json.dumps(change(secret)).encode(), 1)
 
 
 class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
@@ -88,10 +75,10 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
 
     # The idempotency store keeps the create answer with the secret encrypted, never plain.
     def stored_body(self, content: bytes) -> bytes:
-        return _swap_secret(content, crypto.encrypt)
+        return crypto.encrypt_answer_secret(content)
 
     def replayed_body(self, content: bytes) -> bytes:
-        return _swap_secret(content, crypto.decrypt)
+        return crypto.decrypt_answer_secret(content)
 
     @extend_schema(summary="Your webhook endpoints, newest first")
     def list(self, request):

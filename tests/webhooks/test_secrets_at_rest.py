@@ -1,13 +1,17 @@
 """No signing secret in plain text anywhere in the database, after creating (with an
 Idempotency-Key, replayed) and rotating endpoints; keys rotate; old rows get encrypted."""
 
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, models
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
+from api.models import IdempotencyKey
 from webhooks import crypto
 from webhooks.models import WebhookEndpoint
 
@@ -75,13 +79,26 @@ def test_secret_keys_rotate_without_losing_a_secret(alice, settings):
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_existing_plain_secrets():
     executor = MigrationExecutor(connection)
-    executor.migrate([("webhooks", "0002_endpoint_secret_encrypted")])
-    old_apps = executor.loader.project_state([("webhooks", "0002_endpoint_secret_encrypted")]).apps
+    before = [("webhooks", "0002_endpoint_secret_encrypted"), ("api", "0001_initial")]
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
     Organization = old_apps.get_model("accounts", "Organization")
     Endpoint = old_apps.get_model("webhooks", "WebhookEndpoint")
     org = Organization.objects.create(name="Before")
     Endpoint.objects.create(
         organization=org, url="https://hooks.example.com/", events=[EVENT], secret="whsec_plain"
+    )
+    answer = b'{"success":true,"data":{"id":"x","secret":"whsec_plain"}}'
+    old_apps.get_model("api", "IdempotencyKey").objects.create(
+        organization_id=org.id,
+        key="k",
+        fingerprint="f",
+        method="POST",
+        path="/v1/webhooks",
+        state="completed",
+        response_status=201,
+        response_body=answer,
+        expires_at=timezone.now() + timedelta(hours=1),
     )
 
     executor = MigrationExecutor(connection)
@@ -92,3 +109,6 @@ def test_the_migration_encrypts_existing_plain_secrets():
     assert endpoint.secret_encrypted.startswith("fernet:")
     assert crypto.decrypt(endpoint.secret_encrypted) == "whsec_plain"
     assert "whsec_plain" not in str(list(WebhookEndpoint.objects.values()))
+    stored = bytes(IdempotencyKey.objects.get(key="k").response_body)
+    assert b"whsec_plain" not in stored
+    assert crypto.decrypt_answer_secret(stored) == answer  # the replay is the first answer
