@@ -168,6 +168,7 @@ class StaffAction(models.Model):
         ORDER_RETRY = "order_retry", "bulk order retried"
         PRICE_CHANGE = "price_change", "price changed"
         WEBHOOK_REDELIVER = "webhook_redeliver", "webhook redelivered"
+        WEBHOOK_ENDPOINT_CHANGE = "webhook_endpoint_change", "webhook endpoint changed"
         INVENTORY_IMPORT = "inventory_import", "inventory imported"
         NUMBERS_RELEASE = "numbers_release", "numbers released"
         NUMBERS_RETURN = "numbers_return", "numbers returned to the carrier"

@@ -78,9 +78,9 @@ def _render(response) -> HttpResponse:
     return rendered
 
 
-def _replay(record: IdempotencyKey) -> HttpResponse:
+def _replay(record: IdempotencyKey, replayed_body) -> HttpResponse:
     response = HttpResponse(
-        bytes(record.response_body),
+        replayed_body(bytes(record.response_body)),
         status=record.response_status,
         content_type="application/json",
     )
@@ -103,10 +103,17 @@ def _lock(organization, key) -> IdempotencyKey | None:
         return None
 
 
-def run_idempotently(request, *, key: str, produce) -> HttpResponse:
+def _same(content: bytes) -> bytes:
+    return content
+
+
+def run_idempotently(
+    request, *, key: str, produce, stored_body=_same, replayed_body=_same
+) -> HttpResponse:
     """Run `produce()` (the route's work, returning a DRF Response or raising an ApiError) at
     most once per (organization, key) within the TTL, and answer every request with that key
-    as API.md §4 says."""
+    as API.md §4 says. `stored_body` turns the answer into what is stored (e.g. a secret in it
+    encrypted) and `replayed_body` turns that back into the answer."""
     organization = request.organization
     fingerprint = request_fingerprint(request)
     now = timezone.now()
@@ -141,7 +148,7 @@ def run_idempotently(request, *, key: str, produce) -> HttpResponse:
             elif record.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
             elif record.state == IdempotencyKey.State.COMPLETED:
-                return _replay(record)
+                return _replay(record, replayed_body)
 
             try:
                 with transaction.atomic():  # the route's work is undone if it fails
@@ -152,7 +159,7 @@ def run_idempotently(request, *, key: str, produce) -> HttpResponse:
                 raise _ReleaseKey(response)
             record.state = IdempotencyKey.State.COMPLETED
             record.response_status = response.status_code
-            record.response_body = response.content
+            record.response_body = stored_body(response.content)
             record.response_headers = {
                 name: response[name] for name in STORED_HEADERS if response.has_header(name)
             }
@@ -219,7 +226,14 @@ class IdempotentCreateMixin:
     The view implements `validate_input(request) -> data` (raises 400/422) and
     `create_validated(request, data) -> Response` (calls one service). The mixin validates the
     Idempotency-Key header, then the body, and only then claims the key — so a request that
-    fails validation never claims it."""
+    fails validation never claims it. A view whose answer holds a secret overrides
+    `stored_body` / `replayed_body` so the idempotency store never holds it in plain text."""
+
+    def stored_body(self, content: bytes) -> bytes:
+        return content
+
+    def replayed_body(self, content: bytes) -> bytes:
+        return content
 
     def create(self, request, *args, **kwargs):
         key = idempotency_key_from(request)
@@ -227,5 +241,9 @@ class IdempotentCreateMixin:
         if key is None:
             return self.create_validated(request, data)
         return run_idempotently(
-            request, key=key, produce=lambda: self.create_validated(request, data)
+            request,
+            key=key,
+            produce=lambda: self.create_validated(request, data),
+            stored_body=self.stored_body,
+            replayed_body=self.replayed_body,
         )

@@ -29,6 +29,19 @@ def env_list(name: str, *, default: list) -> list:
     return env.list(name, default=default)
 
 
+def env_int_list(name: str, *, default: list[int], min_value: int, max_value: int) -> list[int]:
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    try:
+        values = [int(part.strip()) for part in raw.split(",")]
+    except ValueError:
+        raise _bad(name, raw, "comma-separated whole numbers") from None
+    if not all(min_value <= value <= max_value for value in values):
+        raise _bad(name, raw, f"comma-separated whole numbers from {min_value} to {max_value}")
+    return values
+
+
 def env_bool(name: str, *, default: bool) -> bool:
     raw = env.str(name, default=None)
     if raw is None:

@@ -16,6 +16,7 @@ from config.env import (
     env_database,
     env_float,
     env_int,
+    env_int_list,
     env_list,
     env_str,
     read_env_file,
@@ -276,6 +277,19 @@ if BULK_ORDER_STALL_SECONDS <= BULK_ORDER_MAX_RECHECK_SECONDS:
 # --- Webhooks (API.md §5; docs/webhooks.md) -------------------------------------------------------
 # Plain http:// and private, loopback or link-local targets: local development and tests only.
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+# Ports an endpoint URL may use (any port while private targets are allowed).
+WEBHOOKS_ALLOWED_PORTS = env_int_list(
+    "WEBHOOKS_ALLOWED_PORTS", default=[443, 8443], min_value=1, max_value=65535
+)
+# Deliveries of one organization being sent at the same time; more wait a few seconds, so one
+# customer's slow receivers cannot take every webhook worker process.
+WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION = env_int(
+    "WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION", default=4, min_value=1, max_value=1000
+)
+# Fernet keys (comma-separated) for signing secrets at rest: the first encrypts, all decrypt,
+# so a new key goes first and the old one stays until `rotate_webhook_secret_keys` has run.
+# Unset: a key derived from SECRET_KEY (fine for `make run`; set it in production).
+WEBHOOK_SECRET_KEYS = env_list("WEBHOOK_SECRET_KEYS", default=[])
 # Retries of a failed delivery stop this long after the event (a staff redelivery opens a new
 # window); the delay before attempt n+1 is min(max, base * 2^(n-1)), half of it random.
 WEBHOOKS_RETRY_WINDOW_HOURS = env_int("WEBHOOKS_RETRY_WINDOW_HOURS", default=24, min_value=1)
@@ -375,6 +389,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "UTC"
+# Webhook sends wait on customers' servers: their own queue, so a worker that also consumes
+# "celery" (Procfile, make run) alternates between the two, and production can give them a
+# worker of their own (README).
+CELERY_TASK_ROUTES = {"webhooks.tasks.*": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-bulk-orders": {

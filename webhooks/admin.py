@@ -1,12 +1,43 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
+from api.serializers import HttpsURLField
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from webhooks.staff_services import staff_delivery_redeliver
+from webhooks.serializers import EventTypesField, target_url_problem
+from webhooks.staff_services import staff_delivery_redeliver, staff_endpoint_update
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    """The API's rules for url and events, so staff cannot save what a customer could not."""
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "events", "description", "is_active"]
+
+    def clean_url(self):
+        field = HttpsURLField(allow_http=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS)
+        try:
+            value = field.run_validation(self.cleaned_data["url"])
+        except DRFValidationError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+        problem = target_url_problem(value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+    def clean_events(self):
+        try:
+            return EventTypesField().run_validation(self.cleaned_data["events"])
+        except DRFValidationError as exc:
+            raise forms.ValidationError(exc.detail) from exc
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    # `secret` is left out of every list, form and read-only field on purpose.
+    # The encrypted secret columns are left out of every list, form and read-only field.
+    form = WebhookEndpointForm
     list_display = ["url", "organization", "events", "is_active", "created_at", "deleted_at"]
     list_filter = ["is_active", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["url", "description", "organization__name"]
@@ -19,6 +50,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # deleted (softly) through the API; its deliveries stay readable
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, audited; the admin's own save would skip both.
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        if "is_active" in fields:
+            fields["enabled"] = fields.pop("is_active")
+        staff_endpoint_update(
+            user=request.user, endpoint=WebhookEndpoint.objects.get(pk=obj.pk), **fields
+        )
+        obj.refresh_from_db()
 
 
 class DeliveryAttemptInline(admin.TabularInline):

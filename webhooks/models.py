@@ -6,7 +6,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 BULK_ORDER_COMPLETED = "phone_number.bulk_order.completed"
+# What an endpoint can subscribe to. `webhook.test` is only ever sent by the test route.
 EVENT_TYPES = (BULK_ORDER_COMPLETED,)
+TEST_EVENT = "webhook.test"
 
 
 def new_event_id() -> str:
@@ -15,8 +17,9 @@ def new_event_id() -> str:
 
 class WebhookEndpoint(models.Model):
     """Where an organization wants its events POSTed. The signing secret must be readable to
-    sign each delivery, so it is stored as issued (like the API key's prefix, it is never
-    returned by the API after the create call, nor shown in the admin)."""
+    sign each delivery, so it is stored encrypted (webhooks.crypto), never in plain text; the
+    API shows it only in the answer that issues it, the admin never. After a rotation the
+    previous secret keeps signing too until `previous_secret_expires_at`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
@@ -25,7 +28,9 @@ class WebhookEndpoint(models.Model):
     url = models.CharField(max_length=2048)
     events = models.JSONField(default=list)
     description = models.CharField(max_length=256, blank=True)
-    secret = models.CharField(max_length=100, editable=False)
+    secret_encrypted = models.TextField(editable=False)
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -89,6 +94,10 @@ class WebhookDelivery(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event = models.ForeignKey(WebhookEvent, models.CASCADE, related_name="deliveries")
+    # Set on a delivery created by the replay route: the delivery it sends again.
+    replay_of = models.ForeignKey(
+        "self", models.SET_NULL, null=True, blank=True, related_name="replays", editable=False
+    )
     endpoint = models.ForeignKey(WebhookEndpoint, models.CASCADE, related_name="deliveries")
     # Denormalized from the endpoint so the customer's list is one indexed query.
     organization = models.ForeignKey(
@@ -119,9 +128,19 @@ class WebhookDelivery(models.Model):
                 condition=Q(status__in=["pending", "failed-retrying"]),
                 name="webhookdelivery_due_idx",
             ),
+            models.Index(
+                fields=["organization", "locked_until"],
+                condition=Q(locked_until__isnull=False),
+                name="webhookdelivery_inflight_idx",
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["event", "endpoint"], name="webhookdelivery_once"),
+            # One original delivery per (event, endpoint); replays are extra deliveries.
+            models.UniqueConstraint(
+                fields=["event", "endpoint"],
+                condition=Q(replay_of__isnull=True),
+                name="webhookdelivery_once",
+            ),
         ]
 
     def __str__(self):

@@ -3,13 +3,46 @@ import ipaddress
 import django_filters
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from urllib3.util import parse_url
 
-from api.serializers import HttpsURLField, InputSerializer, NullableCharField, StrictCharField
+from api.serializers import (
+    HttpsURLField,
+    InputSerializer,
+    NullableCharField,
+    StrictBooleanField,
+    StrictCharField,
+)
 from webhooks.models import EVENT_TYPES, WebhookDelivery
 from webhooks.transport import is_public_address
+
+TARGET_NOT_ALLOWED = "target address not allowed"
+DESCRIPTION_MESSAGE = "must be a string of at most 256 printable characters"
+
+
+def target_url_problem(value: str) -> str | None:
+    """What is wrong with an endpoint URL that already parsed as an http(s) URL, for the API
+    and the admin alike; None when it may be used. Names are checked again when each delivery
+    is sent (they can change); what needs no DNS is refused now."""
+    parts = parse_url(value)
+    if parts.auth:
+        return "must not contain a user name or password"
+    if settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if port not in settings.WEBHOOKS_ALLOWED_PORTS:
+        allowed = ", ".join(str(p) for p in settings.WEBHOOKS_ALLOWED_PORTS)
+        return f"{TARGET_NOT_ALLOWED}: the port must be one of {allowed}"
+    try:
+        address = ipaddress.ip_address(parts.host.strip("[]"))
+    except ValueError:
+        return None
+    if not is_public_address(address):
+        return TARGET_NOT_ALLOWED
+    return None
+
 
 MAX_EVENTS = 10
 EVENTS_MESSAGE = f"must be a non-empty list of event types from: {', '.join(EVENT_TYPES)}"
@@ -62,20 +95,9 @@ class WebhookEndpointCreateInput(InputSerializer):
             )
 
     def validate_url(self, value):
-        parts = parse_url(value)
-        if parts.auth:
-            raise serializers.ValidationError("must not contain a user name or password")
-        if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
-            # Names are checked when each delivery is sent (they can change); an address
-            # literal can be refused now.
-            try:
-                address = ipaddress.ip_address(parts.host.strip("[]"))
-            except ValueError:
-                address = None
-            if address is not None and not is_public_address(address):
-                raise serializers.ValidationError(
-                    "must not point to a private, loopback or reserved address"
-                )
+        problem = target_url_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate_description(self, value):
@@ -84,6 +106,27 @@ class WebhookEndpointCreateInput(InputSerializer):
                 "must be a string of at most 256 printable characters"
             )
         return value
+
+
+class WebhookEndpointUpdateInput(WebhookEndpointCreateInput):
+    """PATCH: any of the fields, each under the same rules as POST, and `enabled`."""
+
+    url = HttpsURLField(required=False, error_messages={"null": "is required"})
+    events = EventTypesField(required=False, error_messages={"null": EVENTS_MESSAGE})
+    description = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=256,
+        error_messages={
+            "invalid": DESCRIPTION_MESSAGE,
+            "null": DESCRIPTION_MESSAGE,
+            "max_length": DESCRIPTION_MESSAGE,
+        },
+    )
+    enabled = StrictBooleanField(
+        required=False,
+        error_messages={"invalid": "must be true or false", "null": "must be true or false"},
+    )
 
 
 # --- Answers ---------------------------------------------------------------------------------
@@ -96,7 +139,18 @@ class WebhookEndpointSerializer(serializers.Serializer):
     url = serializers.CharField()
     events = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField(allow_blank=True, allow_null=True)
+    enabled = serializers.BooleanField(source="is_active")
+    previous_secret_expires_at = serializers.SerializerMethodField(
+        help_text="Until then the secret replaced by the last rotation signs deliveries too."
+    )
     created_at = serializers.DateTimeField()
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_previous_secret_expires_at(self, endpoint):
+        expires = endpoint.previous_secret_expires_at
+        if not endpoint.previous_secret_encrypted or not expires or expires <= timezone.now():
+            return None
+        return serializers.DateTimeField().to_representation(expires)
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
@@ -126,6 +180,7 @@ class WebhookDeliverySerializer(serializers.Serializer):
     event_id = serializers.CharField()
     event_type = serializers.CharField(source="event.type")
     endpoint_id = serializers.UUIDField()
+    replay_of = serializers.UUIDField(source="replay_of_id", allow_null=True)
     url = serializers.CharField(source="endpoint.url")
     status = serializers.ChoiceField(choices=WebhookDelivery.Status.choices)
     attempt_count = serializers.IntegerField()

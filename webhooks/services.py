@@ -4,7 +4,14 @@ A delivery moves pending -> delivered, or pending -> failed-retrying (-> ...) ->
 dead. Only `delivery_attempt` sends, and only after claiming the delivery with a guarded UPDATE
 (a short row lock, not one held across the HTTP call, which on SQLite would block every writer
 for up to the 10-second timeout): a delivery that is delivered, dead, not yet due or being
-sent by another worker is left alone, so running the task twice never sends twice."""
+sent by another worker is left alone, so running the task twice never sends twice.
+
+Nothing a receiver does can keep a delivery open forever: an attempt ends within
+transport.TIMEOUT_SECONDS of wall-clock time, any exception while sending is recorded as a
+failed attempt (with backoff), an attempt whose worker died is recorded failed when its lease
+runs out, and a delivery past its retry window ends `dead` (never sent again by the sweeper).
+At most WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION deliveries of one organization are sent at
+once; more wait IN_FLIGHT_WAIT and try again."""
 
 import json
 import random
@@ -22,9 +29,10 @@ from api import metrics
 from api.responses import iso8601
 from orders.selectors import with_assigned_numbers
 from orders.serializers import BulkOrderSerializer
-from webhooks import signing, transport
+from webhooks import crypto, signing, transport
 from webhooks.models import (
     BULK_ORDER_COMPLETED,
+    TEST_EVENT,
     DeliveryAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -35,14 +43,22 @@ log = structlog.get_logger(__name__)
 
 Status = WebhookDelivery.Status
 MAX_ENDPOINTS_PER_ORGANIZATION = 20
-# Longer than one send can take (10 s timeout), so a live worker never loses its claim; a
-# worker that dies mid-send frees the delivery for the sweeper after this.
+# Longer than one send can take (10 s deadline, task time limits 20/30 s), so a live worker
+# never loses its claim; a worker that dies mid-send frees the delivery after this.
 SEND_LEASE = timedelta(seconds=60)
+# How long a delivery waits when its organization already has the most deliveries in flight.
+IN_FLIGHT_WAIT = timedelta(seconds=5)
+# After a rotation the previous secret signs too, for this long.
+ROTATION_GRACE = timedelta(hours=24)
 USER_AGENT = "AmCore-Webhooks/1"
 
 
 class TooManyEndpoints(Exception):
     pass
+
+
+class EndpointDisabled(Exception):
+    """The endpoint is disabled: nothing new is sent to it."""
 
 
 def webhook_endpoint_create(
@@ -62,9 +78,126 @@ def webhook_endpoint_create(
             url=url,
             events=sorted(set(events)),
             description=description,
-            secret=secret,
+            secret_encrypted=crypto.encrypt(secret),
         )
     return endpoint, secret
+
+
+_UNSET = object()
+
+
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, url=_UNSET, events=_UNSET, description=_UNSET, enabled=_UNSET
+) -> tuple[WebhookEndpoint, dict]:
+    """Change the given fields (already validated like POST) of a live endpoint; returns it
+    with {field: (old, new)} for what actually changed. A disabled endpoint gets no new
+    deliveries; its open ones end `dead` at their next attempt, like a deleted one's."""
+    changes = {}
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(
+            pk=endpoint.pk, deleted_at__isnull=True
+        )
+        new_values = {
+            "url": url,
+            "events": sorted(set(events)) if events is not _UNSET else _UNSET,
+            "description": description,
+            "is_active": enabled,
+        }
+        for field, value in new_values.items():
+            if value is not _UNSET and getattr(endpoint, field) != value:
+                changes[field] = (getattr(endpoint, field), value)
+                setattr(endpoint, field, value)
+        if changes:
+            endpoint.save(update_fields=list(changes))
+    return endpoint, changes
+
+
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> tuple[WebhookEndpoint, str]:
+    """Issue a new signing secret and return it (shown once). For ROTATION_GRACE the secret it
+    replaces keeps signing too (both signatures on every delivery), so receivers can switch
+    without losing a delivery. Rotating again within the grace period drops the oldest secret:
+    only the last two are ever valid."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(
+            pk=endpoint.pk, deleted_at__isnull=True
+        )
+        secret = signing.new_secret()
+        endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+        endpoint.previous_secret_expires_at = timezone.now() + ROTATION_GRACE
+        endpoint.secret_encrypted = crypto.encrypt(secret)
+        endpoint.save(
+            update_fields=[
+                "secret_encrypted",
+                "previous_secret_encrypted",
+                "previous_secret_expires_at",
+            ]
+        )
+    return endpoint, secret
+
+
+def signing_secrets(endpoint: WebhookEndpoint, *, now=None) -> list[str]:
+    """The secrets that sign a delivery now: the current one, then the previous one while its
+    grace period lasts."""
+    now = now or timezone.now()
+    secrets = [crypto.decrypt(endpoint.secret_encrypted)]
+    if (
+        endpoint.previous_secret_encrypted
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+    ):
+        secrets.append(crypto.decrypt(endpoint.previous_secret_encrypted))
+    return secrets
+
+
+def webhook_endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Record a `webhook.test` event for this endpoint alone and schedule its delivery now
+    (after commit). Raises EndpointDisabled for a disabled endpoint."""
+    if not endpoint.is_active:
+        raise EndpointDisabled()
+    with transaction.atomic():
+        now = timezone.now()
+        event = WebhookEvent(type=TEST_EVENT, organization_id=endpoint.organization_id)
+        event.created_at = now
+        event.body = json.dumps(
+            {
+                "id": event.id,
+                "type": TEST_EVENT,
+                "created_at": iso8601(now),
+                "data": {"endpoint_id": str(endpoint.id)},
+            },
+            separators=(",", ":"),
+        )
+        event.save(force_insert=True)
+        delivery = WebhookDelivery.objects.create(
+            event=event,
+            endpoint=endpoint,
+            organization_id=endpoint.organization_id,
+            next_attempt_at=now,
+            retry_until=now + retry_window(),
+        )
+        _enqueue_on_commit(delivery.id)
+    return delivery
+
+
+def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """A new delivery of the same event (same body, same event id) to the same endpoint, sent
+    now, with its own retry window; the original is left as it is. Raises EndpointDisabled
+    when the endpoint is disabled."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+        if not endpoint.is_active or endpoint.deleted_at is not None:
+            raise EndpointDisabled()
+        now = timezone.now()
+        replay = WebhookDelivery.objects.create(
+            event_id=delivery.event_id,
+            endpoint=endpoint,
+            organization_id=delivery.organization_id,
+            replay_of=delivery,
+            next_attempt_at=now,
+            retry_until=now + retry_window(),
+        )
+        _enqueue_on_commit(replay.id)
+    return replay
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
@@ -165,46 +298,100 @@ def retry_delay(attempt_count: int) -> float:
 
 def delivery_attempt(*, delivery_id) -> DeliveryAttempt | None:
     """Send one delivery once, if it is due, and record the attempt. Returns the attempt, or
-    None when there was nothing to do (delivered, dead, not due yet, or another worker holds
-    it). Safe to call any number of times, concurrently: see the module docstring."""
+    None when nothing was sent (delivered, dead, not due yet, another worker holds it, or its
+    organization has too many in flight). Safe to call any number of times, concurrently: see
+    the module docstring. Whatever goes wrong while sending is a failed attempt."""
+    outcome = _claim(delivery_id)
+    if not isinstance(outcome, WebhookDelivery):
+        return outcome
+    delivery = outcome
+    try:
+        result = _send(delivery)
+    except Exception as exc:  # SoftTimeLimitExceeded too: the attempt must be recorded
+        log.exception("webhook_attempt_crashed", delivery_id=str(delivery_id))
+        result = transport.Result(None, None, f"attempt failed: {type(exc).__name__}")
+    return _record_attempt(delivery_id=delivery_id, result=result)
+
+
+def _claim(delivery_id) -> WebhookDelivery | DeliveryAttempt | None:
+    """Take the send lease of a due delivery; returns the delivery to send, or what was done
+    instead (None, or the failed attempt recorded for a previous attempt that never ended)."""
     now = timezone.now()
-    claimed = (
-        WebhookDelivery.objects.filter(
-            pk=delivery_id, status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now
-        )
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + SEND_LEASE)
+    organization_id = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("organization_id", flat=True)
+        .first()
     )
-    if not claimed:
+    if organization_id is None:
         return None
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if not endpoint.is_active or endpoint.deleted_at is not None:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=Status.DEAD,
-            next_attempt_at=None,
-            locked_until=None,
-            last_error="endpoint deleted",
+    with transaction.atomic():
+        # Serializes the in-flight count and the claim of one organization's deliveries.
+        lock_organization(organization_id)
+        delivery = (
+            WebhookDelivery.objects.filter(
+                pk=delivery_id, status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now
+            )
+            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+            .select_related("event", "endpoint")
+            .first()
         )
-        return None
+        if delivery is None:
+            return None
+        if delivery.locked_until is not None:
+            # A lease ran out without an attempt being recorded: the worker died mid-send (a
+            # hard time limit, a kill). That attempt failed; back off instead of resending now.
+            return _record_attempt(
+                delivery_id=delivery_id,
+                result=transport.Result(None, None, "attempt did not finish (worker stopped)"),
+            )
+        endpoint = delivery.endpoint
+        if not endpoint.is_active or endpoint.deleted_at is not None:
+            reason = "endpoint deleted" if endpoint.deleted_at else "endpoint disabled"
+            _end_dead(delivery_id, reason)
+            return None
+        if delivery.retry_until <= now:
+            _end_dead(delivery_id, delivery.last_error or "retry window ended")
+            return None
+        in_flight = (
+            WebhookDelivery.objects.filter(organization_id=organization_id, locked_until__gt=now)
+            .exclude(pk=delivery_id)
+            .count()
+        )
+        if in_flight >= settings.WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION:
+            WebhookDelivery.objects.filter(pk=delivery_id).update(
+                next_attempt_at=now + IN_FLIGHT_WAIT
+            )
+            _enqueue_on_commit(delivery_id, countdown=IN_FLIGHT_WAIT.total_seconds())
+            return None
+        WebhookDelivery.objects.filter(pk=delivery_id).update(locked_until=now + SEND_LEASE)
+    return delivery
+
+
+def _end_dead(delivery_id, reason: str) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        status=Status.DEAD, next_attempt_at=None, locked_until=None, last_error=reason[:500]
+    )
+
+
+def _send(delivery: WebhookDelivery) -> transport.Result:
+    endpoint = delivery.endpoint
     body = delivery.event.body.encode()
     timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-AmCore-Signature": signing.signature_header(
-            secret=endpoint.secret, timestamp=timestamp, body=body
+            secrets=signing_secrets(endpoint), timestamp=timestamp, body=body
         ),
         "X-AmCore-Event-Id": delivery.event_id,
         "X-AmCore-Delivery-Id": str(delivery.id),
     }
-    result = transport.send(
+    return transport.send(
         url=endpoint.url,
         body=body,
         headers=headers,
         allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS,
     )
-    return _record_attempt(delivery_id=delivery_id, result=result)
 
 
 @transaction.atomic
@@ -273,14 +460,37 @@ def delivery_redeliver(*, delivery_id) -> bool:
 
 
 def deliveries_enqueue_overdue(*, limit: int = 500) -> int:
-    """Periodic safety net: re-enqueue open deliveries whose attempt is overdue (a lost broker
-    message, a worker killed mid-send). Sending twice is impossible (delivery_attempt claims)."""
+    """Periodic safety net. Open deliveries past their retry window end `dead` (never sent
+    again); the others whose attempt is overdue (a lost broker message, a worker killed
+    mid-send) are enqueued again. Sending twice is impossible (delivery_attempt claims).
+    Returns how many were enqueued."""
     now = timezone.now()
+    unleased = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    expired = WebhookDelivery.objects.filter(unleased, status__in=WebhookDelivery.OPEN).filter(
+        retry_until__lte=now
+    )
+    ended = 0
+    for delivery_id, last_error in expired.values_list("pk", "last_error")[:limit]:
+        ended += (
+            WebhookDelivery.objects.filter(
+                unleased, pk=delivery_id, status__in=WebhookDelivery.OPEN
+            )
+            .filter(retry_until__lte=now)
+            .update(
+                status=Status.DEAD,
+                next_attempt_at=None,
+                locked_until=None,
+                last_error=last_error or "retry window ended",
+            )
+        )
+    if ended:
+        log.info("webhook_deliveries_ended_dead", count=ended)
     overdue = list(
         WebhookDelivery.objects.filter(
-            status__in=WebhookDelivery.OPEN, next_attempt_at__lte=now - timedelta(minutes=2)
+            unleased,
+            status__in=WebhookDelivery.OPEN,
+            next_attempt_at__lte=now - timedelta(minutes=2),
         )
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -21,3 +21,20 @@ def staff_delivery_redeliver(*, user, delivery_id) -> bool:
         details={"event": str(delivery.event_id), "endpoint": str(delivery.endpoint_id)},
     )
     return True
+
+
+@transaction.atomic
+def staff_endpoint_update(*, user, endpoint, **fields) -> dict:
+    """webhook_endpoint_update for a staff user (fields validated like the API's, by the admin
+    form), audited with the old and new values of what changed. No change, no audit row."""
+    endpoint, changes = services.webhook_endpoint_update(endpoint=endpoint, **fields)
+    if changes:
+        record_staff_action(
+            user=user,
+            action=Action.WEBHOOK_ENDPOINT_CHANGE,
+            target=endpoint,
+            details={
+                field: {"old": old, "new": new} for field, (old, new) in sorted(changes.items())
+            },
+        )
+    return changes

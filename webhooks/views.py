@@ -2,15 +2,18 @@
 output serializer that also documents the answer."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
 
 from accounts import scopes
-from api.errors import ValidationFailed
+from api.errors import ApiError, RateLimited, ValidationFailed
 from api.idempotency import IdempotentCreateMixin
 from api.responses import ok
+from api.schema import error_response
 from api.serializers import validated_body
 from api.views import ApiViewSet
-from webhooks import selectors, services
+from webhooks import crypto, selectors, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks.ratelimit import check_replay_allowed
 from webhooks.serializers import (
     WebhookDeliveryFilter,
     WebhookDeliverySerializer,
@@ -18,7 +21,12 @@ from webhooks.serializers import (
     WebhookEndpointCreateInput,
     WebhookEndpointDeletedSerializer,
     WebhookEndpointSerializer,
+    WebhookEndpointUpdateInput,
 )
+
+
+class EndpointDisabledError(ApiError):
+    status_code, code, message = 409, "ENDPOINT_DISABLED", "the webhook endpoint is disabled"
 
 
 class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
@@ -26,7 +34,10 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
         "list": scopes.WEBHOOKS_READ,
         "create": scopes.WEBHOOKS_WRITE,
         "retrieve": scopes.WEBHOOKS_READ,
+        "partial_update": scopes.WEBHOOKS_WRITE,
         "destroy": scopes.WEBHOOKS_WRITE,
+        "rotate_secret": scopes.WEBHOOKS_WRITE,
+        "send_test": scopes.WEBHOOKS_WRITE,
     }
     queryset = WebhookEndpoint.objects.none()  # the model, for the schema
     serializer_class = WebhookEndpointSerializer
@@ -62,6 +73,13 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
         endpoint.secret = secret
         return ok(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
 
+    # The idempotency store keeps the create answer with the secret encrypted, never plain.
+    def stored_body(self, content: bytes) -> bytes:
+        return crypto.encrypt_answer_secret(content)
+
+    def replayed_body(self, content: bytes) -> bytes:
+        return crypto.decrypt_answer_secret(content)
+
     @extend_schema(summary="Your webhook endpoints, newest first")
     def list(self, request):
         page = self.page_of(self.get_queryset())
@@ -72,6 +90,17 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
         return ok(WebhookEndpointSerializer(self.get_object()).data)
 
     @extend_schema(
+        summary="Change a webhook endpoint (url, events, description, enabled)",
+        request=WebhookEndpointUpdateInput,
+        responses={200: WebhookEndpointSerializer},
+    )
+    def partial_update(self, request, id):
+        endpoint = self.get_object()
+        body = validated_body(request, WebhookEndpointUpdateInput)
+        endpoint, _ = services.webhook_endpoint_update(endpoint=endpoint, **body)
+        return ok(WebhookEndpointSerializer(endpoint).data)
+
+    @extend_schema(
         summary="Delete a webhook endpoint", responses={200: WebhookEndpointDeletedSerializer}
     )
     def destroy(self, request, id):
@@ -79,9 +108,42 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
         services.webhook_endpoint_delete(endpoint=endpoint)
         return ok(WebhookEndpointDeletedSerializer({"id": endpoint.id, "status": "deleted"}).data)
 
+    # @action only names these for the schema (webhooks/urls.py routes them explicitly).
+    @extend_schema(
+        summary="Issue a new signing secret (shown once; the old one signs for 24 hours more)",
+        request=None,
+        responses={201: WebhookEndpointCreatedSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, id):
+        """201 with the endpoint, its new `secret` (shown in this answer only) and
+        `previous_secret_expires_at`."""
+        endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=self.get_object())
+        endpoint.secret = secret
+        return ok(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
+
+    @extend_schema(
+        summary="Send a webhook.test event to this endpoint now",
+        request=None,
+        responses={202: WebhookDeliverySerializer, 409: error_response(EndpointDisabledError)},
+    )
+    @action(detail=True, methods=["post"], url_path="test")
+    def send_test(self, request, id):
+        """202 with the `webhook.test` delivery, sent now."""
+        try:
+            delivery = services.webhook_endpoint_send_test(endpoint=self.get_object())
+        except services.EndpointDisabled as exc:
+            raise EndpointDisabledError() from exc
+        delivery = selectors.deliveries_for(request.organization).get(pk=delivery.pk)
+        return ok(WebhookDeliverySerializer(delivery).data, status=202)
+
 
 class WebhookDeliveryViewSet(ApiViewSet):
-    required_scopes = {"list": scopes.WEBHOOKS_READ}
+    required_scopes = {
+        "list": scopes.WEBHOOKS_READ,
+        "retrieve": scopes.WEBHOOKS_READ,
+        "replay": scopes.WEBHOOKS_WRITE,
+    }
     queryset = WebhookDelivery.objects.none()  # the model, for the schema
     serializer_class = WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilter
@@ -96,3 +158,30 @@ class WebhookDeliveryViewSet(ApiViewSet):
     def list(self, request):
         page = self.page_of(self.get_queryset())
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="A delivery with its attempts", responses={200: WebhookDeliverySerializer}
+    )
+    def retrieve(self, request, id):
+        return ok(WebhookDeliverySerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Send the delivery's event again, as a new delivery (10 a minute)",
+        request=None,
+        responses={
+            202: WebhookDeliverySerializer,
+            409: error_response(EndpointDisabledError),
+            429: error_response(RateLimited),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def replay(self, request, id):
+        """202 with the new delivery of the same event to the same endpoint."""
+        delivery = self.get_object()
+        check_replay_allowed(request.organization.pk)
+        try:
+            replay = services.delivery_replay(delivery=delivery)
+        except services.EndpointDisabled as exc:
+            raise EndpointDisabledError() from exc
+        replay = selectors.deliveries_for(request.organization).get(pk=replay.pk)
+        return ok(WebhookDeliverySerializer(replay).data, status=202)

@@ -154,7 +154,7 @@ def make_webhook_endpoints(n, tag):
                 organization=org,
                 url=f"https://example.com/{tag}/{i}",
                 events=["bulk_order.completed"],
-                secret="s",
+                secret_encrypted="fernet:not-a-real-token",
             )
             for i, org in enumerate(organizations(n, tag))
         ]
@@ -180,7 +180,7 @@ def make_webhook_deliveries(n, tag):
                 organization=event.organization,
                 url=f"https://example.com/{tag}/{i}",
                 events=["bulk_order.completed"],
-                secret="s",
+                secret_encrypted="fernet:not-a-real-token",
             )
             for i, event in enumerate(events)
         ]

@@ -1,11 +1,26 @@
+import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from accounts.models import StaffAction
 from tests.webhooks.conftest import make_endpoint, make_terminal_order
 from webhooks import services
 from webhooks.models import WebhookDelivery
 
 Status = WebhookDelivery.Status
+
+
+@pytest.fixture
+def superuser(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client
 
 
 def test_it_never_shows_the_secret_in_the_endpoint_admin(admin_client, alice_org):
@@ -63,3 +78,57 @@ def test_it_redelivers_from_the_admin_action(
     delivery.refresh_from_db()
     assert delivery.status == Status.PENDING
     assert sent == [(str(delivery.pk),)]
+
+
+def endpoint_form(endpoint, **changes):
+    return {
+        "url": endpoint.url,
+        "events": '["phone_number.bulk_order.completed"]',
+        "description": endpoint.description,
+        "is_active": "on",
+        **changes,
+    }
+
+
+def test_a_staff_edit_of_an_endpoint_is_validated_like_the_api(
+    superuser_client, alice_org, settings
+):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    endpoint, _ = make_endpoint(alice_org, "https://hooks.example.com/in")
+    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+
+    for changes, message in (
+        ({"url": "https://10.0.0.5/in"}, "target address not allowed"),
+        ({"url": "https://hooks.example.com:2375/"}, "target address not allowed"),
+        ({"url": "http://hooks.example.com/"}, "must be an absolute https://"),
+        ({"events": '["webhook.test"]'}, "must be a non-empty list of event types"),
+    ):
+        response = superuser_client.post(url, endpoint_form(endpoint, **changes))
+        assert response.status_code == 200  # the form again, with the error
+        assert message in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example.com/in"
+    assert not StaffAction.objects.exists()
+
+
+def test_a_staff_edit_of_an_endpoint_is_audited(superuser_client, superuser, alice_org):
+    endpoint, _ = make_endpoint(alice_org, "https://hooks.example.com/in")
+    url = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+
+    response = superuser_client.post(
+        url, endpoint_form(endpoint, url="https://hooks.example.com/new", is_active="")
+    )
+
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.is_active) == ("https://hooks.example.com/new", False)
+    [action] = StaffAction.objects.all()
+    assert (action.user, action.action, action.target_id) == (
+        superuser,
+        "webhook_endpoint_change",
+        str(endpoint.pk),
+    )
+    assert action.details == {
+        "is_active": {"old": True, "new": False},
+        "url": {"old": "https://hooks.example.com/in", "new": "https://hooks.example.com/new"},
+    }

@@ -81,10 +81,8 @@ def test_it_refuses_each_non_public_address_class(
     assert resolved == ["hooks.example.com"]
     assert connection_spy == []
     assert attempt.status_code is None and attempt.latency_ms is None
-    assert attempt.error == (
-        f"refused: hooks.example.com resolves to {ipaddress.ip_address(address)}, "
-        "which is not a public address"
-    )
+    assert attempt.error == "refused: target address not allowed"
+    assert str(ipaddress.ip_address(address)) not in attempt.error
     assert delivery.status == WebhookDelivery.Status.FAILED_RETRYING
 
 
@@ -109,7 +107,7 @@ def test_it_refuses_a_name_with_one_public_and_one_private_address(
 
     _, attempt = deliver_to(alice_org, "https://mixed.example.com/")
 
-    assert "10.1.1.1" in attempt.error
+    assert attempt.error == "refused: target address not allowed"
     assert connection_spy == []
 
 
@@ -119,8 +117,8 @@ def test_it_refuses_localhost_resolved_for_real_and_the_receiver_gets_nothing(
     # No patching: "localhost" really resolves to 127.0.0.1 / ::1, where a receiver listens.
     delivery, attempt = deliver_to(alice_org, receiver.url(host="localhost", scheme="https"))
 
-    assert attempt.error.startswith("refused: localhost resolves to ")
-    assert attempt.error.endswith("which is not a public address")
+    assert attempt.error == "refused: target address not allowed"
+    assert "127.0.0.1" not in delivery.last_error
     assert receiver.requests == []
     assert delivery.status == WebhookDelivery.Status.FAILED_RETRYING
 
@@ -130,7 +128,7 @@ def test_it_refuses_a_loopback_literal_and_the_receiver_gets_nothing(
 ):
     _, attempt = deliver_to(alice_org, receiver.url(scheme="https"))
 
-    assert attempt.error.startswith("refused: 127.0.0.1 resolves to 127.0.0.1")
+    assert attempt.error == "refused: target address not allowed"
     assert receiver.requests == []
 
 
@@ -147,13 +145,15 @@ def test_it_records_a_name_that_does_not_resolve(
     alice_org, private_targets_refused, monkeypatch, connection_spy
 ):
     def no_such_name(hostname, port):
-        raise transport.TargetRefused(f"could not resolve {hostname}: no such name")
+        raise transport.TargetRefused(
+            f"could not resolve {hostname}: no such name", public=f"could not resolve {hostname}"
+        )
 
     monkeypatch.setattr(transport, "resolve_host", no_such_name)
 
     _, attempt = deliver_to(alice_org, "https://nowhere.example.com/")
 
-    assert attempt.error == "could not resolve nowhere.example.com: no such name"
+    assert attempt.error == "could not resolve nowhere.example.com"
     assert connection_spy == []
 
 

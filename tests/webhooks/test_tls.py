@@ -70,13 +70,14 @@ def tls_receiver(certificate):
 
 
 def post(url):
-    return transport.post_pinned(
-        url=url,
-        address=ipaddress.ip_address("127.0.0.1"),
-        body=b"{}",
-        headers={"Content-Type": "application/json"},
-        timeout=5,
-    )
+    with transport.Deadline(5) as deadline:
+        return transport.post_pinned(
+            url=url,
+            address=ipaddress.ip_address("127.0.0.1"),
+            body=b"{}",
+            headers={"Content-Type": "application/json"},
+            deadline=deadline,
+        )
 
 
 def test_it_verifies_the_certificate_for_the_hostname_on_the_pinned_address(

@@ -1,0 +1,72 @@
+"""A receiver on loopback that never finishes answering: it reads the request, then sends its
+answer one byte at a time with a pause between bytes (each socket read on our side gets data
+in time, so only a deadline on the whole attempt stops it)."""
+
+import socket
+import threading
+import time
+
+
+class TricklingReceiver:
+    def __init__(self, *, stage="headers", interval=0.5, duration=60.0):
+        self.stage = stage  # "headers": the status line then headers trickle; "body": the body
+        self.interval = interval
+        self.duration = duration
+        self.accepted = 0  # connections opened to it
+        self.connections = []  # (opened, closed) monotonic times, once each one has ended
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path="/slow"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        opened = time.monotonic()
+        try:
+            conn.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            if self.stage == "body":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                prefix = b""
+            else:
+                prefix = b"HTTP/1.1 200 OK\r\nX-Slow: "
+            for byte in prefix:
+                conn.sendall(bytes([byte]))
+                time.sleep(self.interval / 10)
+            until = time.monotonic() + self.duration
+            while time.monotonic() < until and not self._stop.is_set():
+                conn.sendall(b"a")
+                time.sleep(self.interval)
+        except OSError:
+            pass  # the client hung up: what the deadline is for
+        finally:
+            with self._lock:
+                self.connections.append((opened, time.monotonic()))
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        self.server.close()
+        self.thread.join(2)
