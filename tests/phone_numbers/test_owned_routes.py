@@ -10,9 +10,11 @@ without anyone remembering to add it here:
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
+from accounts.services import api_key_create
 from orders.models import BulkOrder
 from tests.phone_numbers.owned import give
-from webhooks.services import webhook_endpoint_create
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_endpoint_create, webhook_endpoint_send_test
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -80,14 +82,37 @@ def _bob_webhook_endpoint(bob_org):
     return endpoint.pk
 
 
+def _bob_webhook_delivery(bob_org):
+    endpoint = WebhookEndpoint.objects.get(pk=_bob_webhook_endpoint(bob_org))
+    return webhook_endpoint_send_test(endpoint=endpoint).pk
+
+
+def _bob_api_key(bob_org):
+    api_key, _ = api_key_create(organization=bob_org, label="bob's other key")
+    return api_key.pk
+
+
 OTHER_ORGANIZATION_RESOURCE = {
     "phone-number": _bob_number,
     "bulk-order": _bob_backorder,
     "webhook-endpoint": _bob_webhook_endpoint,
     "bulk-order-cancel": _bob_backorder,
+    "webhook-rotate-secret": _bob_webhook_endpoint,
+    "webhook-test": _bob_webhook_endpoint,
+    "webhook-delivery": _bob_webhook_delivery,
+    "webhook-delivery-replay": _bob_webhook_delivery,
+    "api-key": _bob_api_key,
+    "api-key-rotate": _bob_api_key,
 }
 # Routes that cannot be read (POST only): Bob's view of the resource is read at this one.
-READ_ROUTE = {"bulk-order-cancel": "bulk-order"}
+READ_ROUTE = {
+    "bulk-order-cancel": "bulk-order",
+    "webhook-rotate-secret": "webhook-endpoint",
+    "webhook-test": "webhook-endpoint",
+    "webhook-delivery-replay": "webhook-delivery",
+}
+# Resources with no detail route to read: Bob's list of them is read instead.
+READ_LIST_ROUTE = {"api-key": "api-keys", "api-key-rotate": "api-keys"}
 BODIES = {"patch": {"label": "alice was here"}, "put": {}, "post": {}}
 
 
@@ -115,7 +140,10 @@ def test_every_route_with_an_id_answers_404_to_another_organizations_id(
     assert len(params) == 1, f"/{route}: extend this test for routes with several ids"
     resource_id = OTHER_ORGANIZATION_RESOURCE[name](bob_org)
     path = reverse(name, kwargs={params[0]: str(resource_id)})
-    read_path = reverse(READ_ROUTE.get(name, name), kwargs={params[0]: str(resource_id)})
+    if name in READ_LIST_ROUTE:
+        read_path = reverse(READ_LIST_ROUTE[name])
+    else:
+        read_path = reverse(READ_ROUTE.get(name, name), kwargs={params[0]: str(resource_id)})
     bobs_view_before = bob.get(read_path).json()
 
     if method in BODIES:
