@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
 
+import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -18,9 +19,12 @@ from accounts.services import credit_charge, ensure_available_credit, lock_organ
 from api.errors import InsufficientInventory, NotFound
 from phone_numbers import numbering
 from phone_numbers.allocation import NotEnoughNumbers, Routing, claim_listed_numbers
+from phone_numbers.carriers import CarrierRejected, get_carrier
 from phone_numbers.history import record_quarantines_ended, record_releases
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from phone_numbers.selectors import PriceMissing, prices_by_type
+
+log = structlog.get_logger(__name__)
 
 # Rows per COPY / bulk_create batch: memory stays flat whatever the count.
 PG_BATCH_SIZE = 50_000
@@ -272,6 +276,32 @@ class ReleaseOutcome:
     already_released: list[str]
 
 
+def carrier_numbers_return(*, numbers: list[str]) -> int:
+    """Give `returned` numbers back at the carrier (API.md §6.1: Telnyx deletes them from the
+    account). Runs outside any transaction: the carrier is never called with a lock held.
+    Returns how many the carrier deleted; a number it refuses to delete (e.g. a deletion lock)
+    is logged for staff and skipped. Raises CarrierError (transient) for the task to retry."""
+    carrier = get_carrier()
+    deleted = 0
+    for number in numbers:
+        if not PhoneNumber.objects.filter(number=number, state=PhoneNumber.State.RETURNED).exists():
+            continue  # not returned (any more): never delete a number we still sell
+        try:
+            deleted += bool(carrier.release_number(number))
+        except CarrierRejected as rejected:
+            log.warning("carrier_number_return_refused", number=number, detail=rejected.detail)
+    return deleted
+
+
+def _enqueue_carrier_return(numbers: list[str]) -> None:
+    if not numbers:
+        return
+    from phone_numbers.tasks import return_numbers_to_carrier  # tasks import services
+
+    batch = list(numbers)
+    transaction.on_commit(lambda: return_numbers_to_carrier.delay(batch), robust=True)
+
+
 def _release_values(*, now: datetime, return_to_carrier: bool) -> dict:
     """What a released number looks like: nobody's, routing cleared, quarantined until
     now + NUMBER_QUARANTINE_DAYS (or returned to the carrier, for good)."""
@@ -327,9 +357,9 @@ def numbers_release(
         PhoneNumber.objects.select_for_update()
         .filter(pk__in=ids, organization_id=organization_id)
         .order_by("pk")
-        .values_list("pk", "order_id", "assigned_at")
+        .values_list("pk", "order_id", "assigned_at", "number")
     )
-    owned_ids = {pk for pk, _, _ in owned}
+    owned_ids = {pk for pk, *_ in owned}
     now = timezone.now()
     if owned:
         updated = PhoneNumber.objects.filter(
@@ -337,10 +367,13 @@ def numbers_release(
         ).update(**_release_values(now=now, return_to_carrier=return_to_carrier))
         if updated != len(owned):  # the rows are locked: cannot happen
             raise RuntimeError(f"released {updated} of {len(owned)} locked numbers")
+        if return_to_carrier:
+            _enqueue_carrier_return([number for *_, number in owned])
         record_releases(
             kind=Kind.RETURNED if return_to_carrier else Kind.RELEASED,
             rows=[
-                (pk, organization_id, order_id, assigned_at) for pk, order_id, assigned_at in owned
+                (pk, organization_id, order_id, assigned_at)
+                for pk, order_id, assigned_at, _ in owned
             ],
             at=now,
             api_key_id=api_key_id,
@@ -448,6 +481,8 @@ def numbers_release_by_staff(
             note=note,
         )
     changed = {r[1] for r in from_owner + from_inventory}
+    if return_to_carrier:
+        _enqueue_carrier_return(sorted(changed))
     return StaffReleaseOutcome(
         changed=sorted(changed), skipped=sorted(r[1] for r in rows if r[1] not in changed)
     )
