@@ -130,10 +130,7 @@ def bulk_order_place(
     except CarrierError as exc:
         log.warning("carrier_capacity_check_failed", error=str(exc))
         retry_after = max(5, int(exc.retry_after_seconds or 0))
-        raise ServiceUnavailable(
-            "the carrier cannot be reached to check supply; try again shortly",
-            retry_after=retry_after,
-        ) from exc
+        raise ServiceUnavailable(retry_after=retry_after) from exc
     return _bulk_order_place(**arguments, carrier_can_supply_it=can_supply)
 
 

@@ -17,6 +17,7 @@ By hand (prints its base URL and the public key that verifies its webhook signat
 
 import argparse
 import base64
+import contextlib
 import itertools
 import json
 import threading
@@ -405,10 +406,8 @@ def main():
     print(f"TELNYX_API_BASE_URL={fake.base_url}")
     print(f"TELNYX_PUBLIC_KEY={fake.public_key_b64()}")
     print("TELNYX_API_KEY=anything-but-empty   (Ctrl-C stops)", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         fake.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
