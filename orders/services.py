@@ -310,7 +310,7 @@ def _poll_delay(placement: CarrierOrder) -> float:
 def _send_lease_seconds() -> float:
     # Longer than one bounded carrier call (the lookup and the placement), so a live sender is
     # never overtaken; a dead one's lease lapses and another worker takes over.
-    return 2 * float(getattr(settings, "TELNYX_TIMEOUT_SECONDS", 10)) + 30
+    return 2 * float(getattr(settings, "TELNYX_TIMEOUT_SECONDS", 10)) + 5
 
 
 def _placement_error(placement: CarrierOrder, message: str) -> None:

@@ -21,18 +21,6 @@ WEBHOOK = "/carrier/telnyx/webhooks"
 
 
 @pytest.fixture
-def telnyx(settings):
-    fake = FakeTelnyx().start()
-    settings.CARRIER_BACKEND = "telnyx"
-    settings.TELNYX_API_KEY = "KEY-test"
-    settings.TELNYX_API_BASE_URL = fake.base_url
-    settings.TELNYX_PUBLIC_KEY = fake.public_key_b64()
-    settings.TELNYX_TIMEOUT_SECONDS = 2
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def bob(db):
     org = make_org("Bob Numbers", credit_cents=10_000)
     return org, make_api(org)
