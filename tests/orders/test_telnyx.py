@@ -3,9 +3,11 @@ fulfilment run through the service (the real-worker versions are in test_telnyx_
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from orders import services
 from orders.models import BulkOrder, CarrierOrder, CarrierWebhookEvent
@@ -394,3 +396,23 @@ def test_the_webhook_refuses_a_body_over_its_cap(bob, telnyx, settings):
 
     assert response.status_code == 413
     assert not CarrierWebhookEvent.objects.exists()
+
+
+def test_the_sweeper_follows_a_placement_still_open_after_its_order_ended(
+    bob, telnyx, settings, django_capture_on_commit_callbacks
+):
+    settings.BULK_ORDER_STALL_SECONDS = 60
+    _, api = bob
+    telnyx.script_order(polls=100)
+    order_id = backorder(api, quantity=2)
+    services.bulk_order_fulfil(order_id=order_id)
+    services.bulk_order_close(order_id=order_id, reason="closed while the carrier works")
+    CarrierOrder.objects.filter(bulk_order_id=order_id).update(
+        updated_at=timezone.now() - timedelta(seconds=61)
+    )
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.bulk_orders_resume_stalled() == [order_id]
+        assert services.bulk_orders_resume_stalled() == []
+
+    assert len(callbacks) == 1
