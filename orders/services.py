@@ -137,7 +137,7 @@ def bulk_order_place(
 @transaction.atomic
 def _bulk_order_place(
     *, organization_id, criteria, quantity, routing, request_id, carrier_can_supply_it
-) -> Placement:
+) -> BulkOrder:
     organization = lock_organization(organization_id)
     unit_price = NumberPrice.objects.get(number_type=criteria.number_type).price_cents
     cost = unit_price * quantity
