@@ -173,16 +173,20 @@ class TelnyxCarrier(Carrier):
     def find_order(self, *, customer_reference: str) -> str | None:
         # The filter narrows the list where Telnyx honours it; matching the reference below
         # makes the answer right where it does not (then we page through the list).
+        use_filter = True
         for page in range(1, LIST_MAX_PAGES + 1):
-            body = self._request(
-                "GET",
-                "/inexplicit_number_orders",
-                params={
-                    "filter[customer_reference]": customer_reference,
-                    "page_number": page,
-                    "page_size": LIST_PAGE_SIZE,
-                },
-            )
+            params = {"page_number": page, "page_size": LIST_PAGE_SIZE}
+            if use_filter:
+                params["filter[customer_reference]"] = customer_reference
+            try:
+                body = self._request("GET", "/inexplicit_number_orders", params=params)
+            except CarrierRejected:
+                if not use_filter:
+                    raise
+                # The filter is refused: list everything and match the reference ourselves.
+                use_filter = False
+                params.pop("filter[customer_reference]")
+                body = self._request("GET", "/inexplicit_number_orders", params=params)
             rows = body.get("data") or []
             for row in rows:
                 if row.get("customer_reference") == customer_reference and row.get("id"):

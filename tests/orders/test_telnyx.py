@@ -416,3 +416,20 @@ def test_the_sweeper_follows_a_placement_still_open_after_its_order_ended(
         assert services.bulk_orders_resume_stalled() == []
 
     assert len(callbacks) == 1
+
+
+def test_the_lookup_by_reference_falls_back_to_listing_when_the_filter_is_ignored(bob, telnyx):
+    from phone_numbers.carriers.telnyx import TelnyxCarrier
+
+    _, api = bob
+    other, mine = backorder(api), backorder(api)
+    services.bulk_order_fulfil(order_id=other)
+    services.bulk_order_fulfil(order_id=mine)
+    telnyx.honour_reference_filter = False
+
+    found = TelnyxCarrier().find_order(customer_reference=f"{mine}:1")
+
+    assert found == telnyx.order_by_reference(f"{mine}:1").id
+    assert TelnyxCarrier().find_order(customer_reference=f"{mine}:2") is None
+    telnyx.fail_next("GET /inexplicit_number_orders", status=400)
+    assert TelnyxCarrier().find_order(customer_reference=f"{mine}:1") == found
