@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from api.views import UnknownApiRoute
 from config import views
+from orders.carrier_webhooks import telnyx_webhook
 from phone_numbers.urls import id_urlpatterns as phone_number_id_urls
 
 handler404 = "api.views.handler404"
@@ -24,6 +25,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Carrier pushes: outside /v1/, signed by the carrier instead of an API key.
+    path("carrier/telnyx/webhooks", telnyx_webhook, name="carrier-telnyx-webhooks"),
     # The OpenAPI schema and its docs page (no key needed); before the /v1/ catch-all.
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
