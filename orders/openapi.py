@@ -224,6 +224,11 @@ bulk_order_quote_schema = extend_schema(
                 )
             ],
         ),
+        503: error_response(
+            errors.ServiceUnavailable,
+            description="Inventory being short, the carrier's capacity check failed (the "
+            "same cached check as POST /bulk, failing closed); retry after Retry-After.",
+        ),
     },
     examples=[
         OpenApiExample("quote", value=BULK_IMMEDIATE_PARTIAL_REQUEST_EXAMPLE, request_only=True)
