@@ -128,6 +128,7 @@ class StaffAction(models.Model):
         INVENTORY_IMPORT = "inventory_import", "inventory imported"
         NUMBERS_RELEASE = "numbers_release", "numbers released"
         NUMBERS_RETURN = "numbers_return", "numbers returned to the carrier"
+        RESERVATION_RELEASE = "reservation_release", "reservation released"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")

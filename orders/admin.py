@@ -46,7 +46,21 @@ class BulkOrderAdmin(admin.ModelAdmin):
     actions = ("retry_fulfilment", "close_orders")
     fieldsets = (
         (None, {"fields": ("id", "organization", "status", "is_backorder", "request_id")}),
-        ("Criteria", {"fields": ("quantity", "number_type", "area_code", "pattern")}),
+        (
+            "Criteria",
+            {
+                "fields": (
+                    "quantity",
+                    "number_type",
+                    "area_code",
+                    "exchange",
+                    "pattern",
+                    "starts_with",
+                    "ends_with",
+                    "features",
+                )
+            },
+        ),
         ("Routing", {"fields": ("inbound_url", "status_url", "label")}),
         (
             "Progress",

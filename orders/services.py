@@ -66,8 +66,15 @@ class Placement:
         return self.order.is_backorder
 
 
+CRITERIA_FIELDS = ("number_type", "area_code", "exchange", "pattern", "starts_with", "ends_with")
+
+
 def criteria_of(order: BulkOrder) -> Criteria:
-    return Criteria(number_type=order.number_type, area_code=order.area_code, pattern=order.pattern)
+    """The order's criteria as placed: fulfilment claims with exactly what the order asked."""
+    return Criteria(
+        **{name: getattr(order, name) for name in CRITERIA_FIELDS},
+        features=tuple(order.features or ()),
+    )
 
 
 def routing_of(order: BulkOrder) -> Routing:
@@ -112,9 +119,8 @@ def bulk_order_place(
     order = BulkOrder(
         organization=organization,
         quantity=quantity,
-        number_type=criteria.number_type,
-        area_code=criteria.area_code,
-        pattern=criteria.pattern,
+        **{name: getattr(criteria, name) for name in CRITERIA_FIELDS},
+        features=list(criteria.features),
         inbound_url=routing.inbound_url,
         status_url=routing.status_url,
         label=routing.label,
@@ -308,7 +314,8 @@ def bulk_order_fulfil(*, order_id) -> float | None:
             if order.pending_count == 0:
                 _finish(organization=organization, order=order)
                 return None
-            # The pattern is dropped on purpose: a carrier supplies by type and area code.
+            # Only type and area code go to the carrier: it supplies by those (the digit and
+            # feature criteria are inventory-only for now).
             carrier_criteria = Criteria(number_type=order.number_type, area_code=order.area_code)
             order.carrier_order_ref = carrier.place_order(
                 criteria=carrier_criteria, quantity=order.pending_count, client_ref=str(order.id)

@@ -11,6 +11,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from orders.models import BulkOrder
+from phone_numbers.reservations import reservation_create
+from tests.phone_numbers.conftest import add_numbers
 from tests.phone_numbers.owned import give
 from webhooks.services import webhook_endpoint_create
 
@@ -80,7 +82,16 @@ def _bob_webhook_endpoint(bob_org):
     return endpoint.pk
 
 
+def _bob_reservation(bob_org):
+    add_numbers("+14155550198")
+    return reservation_create(
+        organization_id=bob_org.id, numbers=["+14155550198"], ttl_seconds=600
+    ).pk
+
+
 OTHER_ORGANIZATION_RESOURCE = {
+    "phone-number-reservation": _bob_reservation,
+    "phone-number-reservation-extend": _bob_reservation,
     "phone-number": _bob_number,
     "bulk-order": _bob_backorder,
     "webhook-endpoint": _bob_webhook_endpoint,
