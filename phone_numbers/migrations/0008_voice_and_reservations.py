@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_voice_and_reservations'),
+        ('accounts', '0004_staff_action_reservation_release'),
         ('phone_numbers', '0007_order_id_without_foreign_key'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
