@@ -7,7 +7,7 @@ from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 SUPPORT_GROUP = "support"
-STAFF_APPS = ("api", "accounts", "phone_numbers", "orders", "webhooks")
+STAFF_APPS = ("accounts", "phone_numbers", "orders", "webhooks")
 # Besides viewing every model of STAFF_APPS.
 SUPPORT_ACTIONS = (
     ("orders", "close_bulkorder"),

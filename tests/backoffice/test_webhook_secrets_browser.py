@@ -34,7 +34,9 @@ def test_a_support_user_sees_no_webhook_secret_in_the_admin(page, live_server, s
     seen = []
     for path in pages:
         response = page.goto(f"{live_server.url}{path}")
-        assert response.status == 200, path  # support reads all of them
+        # Support cannot open the stored requests of the api app at all (403); the rest it
+        # can read.
+        assert response.status == (403 if "/api/" in path else 200), path
         html = page.content()
         seen.append(path)
         for secret in secrets:
