@@ -117,15 +117,6 @@ def parse_uuid(raw, *, field: str = "id") -> uuid.UUID:
     return uuid.UUID(raw)
 
 
-def filtered(filterset_class, request, queryset):
-    """Apply a django-filter FilterSet to the query string; a bad value is 422 with details
-    keyed by the parameter."""
-    filterset = filterset_class(request.query_params, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationFailed({name: str(errors[0]) for name, errors in filterset.errors.items()})
-    return filterset.qs
-
-
 class StringListField(serializers.ListField):
     """A list of strings rendered as it is (a 10,000-number order is not passed through a
     CharField per item); documented as an array of strings."""
