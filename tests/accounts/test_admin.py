@@ -11,7 +11,7 @@ from django.urls import reverse
 from accounts import scopes
 from accounts.models import ApiKey, CreditTransaction, Organization
 from accounts.services import api_key_create, credit_hold, lock_organization
-from tests.accounts.test_secrets import rows_containing
+from tests.support.database import rows_containing
 from tests.support.factories import Api, make_org
 
 

@@ -1,15 +1,11 @@
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from config.staff import SUPPORT_GROUP, sync_support_group
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-PASSWORD = "correct horse battery staple"
+from tests.support.browser import CHROMIUM, PASSWORD
 
 
 @pytest.fixture
@@ -61,14 +57,6 @@ def page(browser):
     context.close()
 
 
-def log_in(page, live_server, user):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#user-tools")
-
-
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Users log in with a password here; the production hasher is slow on purpose.
@@ -85,33 +73,3 @@ def support_client(client, support_user):
 def superuser_client(client, superuser):
     client.force_login(superuser)
     return client
-
-
-def processing_order(organization, *, label="", quantity=3, unit_price_cents=100):
-    """A backordered bulk order waiting for the carrier, its cost held, as bulk_order_place
-    leaves it (without enqueuing fulfilment)."""
-    from django.db import transaction
-
-    from accounts.services import credit_hold, lock_organization
-    from orders.models import BulkOrder
-
-    with transaction.atomic():
-        locked = lock_organization(organization.pk)
-        order = BulkOrder.objects.create(
-            organization=locked,
-            quantity=quantity,
-            number_type="local",
-            area_code="415",
-            label=label,
-            unit_price_cents=unit_price_cents,
-            is_backorder=True,
-            status=BulkOrder.Status.PROCESSING,
-            request_id="01JDEMOREQUESTID0000000000",
-        )
-        credit_hold(
-            organization=locked,
-            cents=quantity * unit_price_cents,
-            order_id=order.id,
-            note=f"held for {quantity} local numbers, bulk order {order.id}",
-        )
-    return order

@@ -10,8 +10,8 @@ from django.utils import timezone
 from accounts.models import StaffAction
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
-from tests.backoffice.conftest import ARTIFACTS, log_in, processing_order
-from tests.support.factories import make_org
+from tests.support.browser import ARTIFACTS, log_in
+from tests.support.factories import make_org, processing_order
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -12,8 +12,7 @@ from accounts.services import api_key_create
 from config.staff import STAFF_APPS, MissingPermission, sync_support_group
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
-from tests.backoffice.conftest import processing_order
-from tests.support.factories import make_org
+from tests.support.factories import make_org, processing_order
 
 STAFF_MODELS = [model for model in admin.site._registry if model._meta.app_label in STAFF_APPS]
 

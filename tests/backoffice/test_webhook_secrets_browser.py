@@ -4,7 +4,7 @@ secret (real browser, live server)."""
 import pytest
 
 from api.models import IdempotencyKey
-from tests.backoffice.conftest import log_in
+from tests.support.browser import log_in
 from tests.support.factories import make_api, make_org
 from webhooks.models import WebhookEndpoint
 

@@ -4,7 +4,7 @@ publisher confirms, the Redis visibility-timeout rule, and the stall defaults.""
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tests.config.test_settings import load_settings
+from tests.support.settings import load_settings
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 REDIS = "redis://127.0.0.1:6379/0"

@@ -1,37 +1,17 @@
 """API.md §1: the request id is in every log line of the request and in every task the request
 enqueues."""
 
-import io
-import json
-import logging
 import time
 
 import pytest
-import structlog
 from celery import signals
 from celery.contrib.testing.worker import start_worker
 
-from api.logging import FOREIGN_PRE_CHAIN, json_renderer
 from config.celery_app import app as celery_app
 from tests.config import tasks
+from tests.support.logs import capture_json_lines
 
 pytestmark = pytest.mark.urls("tests.config.urls")
-
-
-def capture_json_lines(logger_name):
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processor=json_renderer, foreign_pre_chain=FOREIGN_PRE_CHAIN
-        )
-    )
-    logger = logging.getLogger(logger_name)
-    logger.addHandler(handler)
-    try:
-        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    finally:
-        logger.removeHandler(handler)
 
 
 @pytest.fixture

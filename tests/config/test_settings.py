@@ -1,7 +1,6 @@
 """Settings come from the environment and fail loudly on a bad value (API.md §6)."""
 
 import os
-import runpy
 import secrets
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-SETTINGS_FILE = settings.BASE_DIR / "config" / "settings.py"
+from tests.support.settings import load_settings
 
 PRODUCTION_LIKE = {
     "SECRET_KEY": secrets.token_urlsafe(50),
@@ -22,20 +21,6 @@ PRODUCTION_LIKE = {
     "SECURE_HSTS_PRELOAD": "1",
     "TRUST_X_FORWARDED_PROTO": "1",
 }
-
-
-def load_settings(monkeypatch, **environment):
-    """Evaluate config/settings.py afresh under `environment` (on top of a valid base)."""
-    for name in list(os.environ):
-        if name in {"DATABASE_URL", "CACHE_URL", "CELERY_BROKER_URL"} or name in environment:
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SECRET_KEY", "x" * 60)
-    for name, value in environment.items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    return runpy.run_path(str(SETTINGS_FILE))
 
 
 def test_manage_py_check_deploy_is_clean_with_production_like_values(tmp_path):

@@ -4,7 +4,7 @@ traceback."""
 
 import pytest
 
-from tests.config.test_request_id import capture_json_lines
+from tests.support.logs import capture_json_lines
 
 BOOM = "/v1/test/boom"
 

@@ -11,8 +11,8 @@ from accounts.services import credit_hold, lock_organization
 from orders.models import BulkOrder
 from phone_numbers.allocation import Criteria
 from phone_numbers.carriers import CarrierError, get_carrier
-from tests.observability.conftest import parse, value
 from tests.support.factories import make_api, make_numbers, make_org
+from tests.support.metrics import parse, value
 
 BULK = "/v1/phone-numbers/bulk"
 

@@ -13,8 +13,8 @@ import pytest
 
 from orders import services as order_services
 from orders.models import BulkOrder
-from tests.observability.conftest import TOKEN, parse, value
 from tests.support.factories import make_api, make_endpoint, make_numbers, make_org
+from tests.support.metrics import TOKEN, parse, value
 from tests.support.processes import Gunicorn, Worker, database_url_of_test_db, wait_for
 from tests.support.receivers import Receiver
 

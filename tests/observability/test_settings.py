@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tests.config.test_settings import load_settings
+from tests.support.settings import load_settings
 
 
 def test_a_multiprocess_directory_that_does_not_exist_stops_start_up(monkeypatch, tmp_path):

@@ -13,15 +13,6 @@ from tests.support.factories import assert_ledger_balances, make_api, make_numbe
 BULK = "/v1/phone-numbers/bulk"
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    from orders import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.fulfil_bulk_order, "delay", lambda order_id: sent.append(order_id))
-    return sent
-
-
 def send(api, body, key="retry-me"):
     return api.post(BULK, body, HTTP_IDEMPOTENCY_KEY=key)
 

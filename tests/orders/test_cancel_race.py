@@ -23,16 +23,6 @@ RUNS = 100
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Fulfilment messages are collected instead of sent: the test runs fulfilment itself."""
-    from orders import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.fulfil_bulk_order, "delay", lambda order_id: sent.append(order_id))
-    return sent
-
-
-@pytest.fixture
 def finished():
     ended, lock = [], threading.Lock()
 

@@ -21,17 +21,6 @@ BULK = "/v1/phone-numbers/bulk"
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    """Fulfilment messages are collected instead of sent: these tests run fulfilment
-    themselves, and nothing is left on the shared broker."""
-    from orders import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.fulfil_bulk_order, "delay", lambda order_id: sent.append(order_id))
-    return sent
-
-
-@pytest.fixture
 def webhook_calls(monkeypatch):
     from webhooks import services as webhooks_services
 

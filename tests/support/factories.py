@@ -8,6 +8,7 @@ order). Fixtures built on these live in the conftests (tests/conftest.py: `alice
 
 - `Api`, `make_org`, `make_api`: an organization, and a client speaking as one of its keys.
 - `make_numbers`, `add_numbers`, `give`, `number`, `owner_of`: inventory and owned numbers.
+- `processing_order`: a backorder waiting for the carrier, its cost held.
 - `make_endpoint`, `make_terminal_order`: webhook endpoints and finished bulk orders.
 - `ledger`, `assert_ledger_balances`, `assert_integrity`: the ledger, and what must hold after
   any race or fault (no number twice, every order charged once, balances add up).
@@ -101,6 +102,36 @@ def give(org, *numbers: str, label=None, inbound_url=None) -> dict[str, str]:
 
 def number(number_id) -> PhoneNumber:
     return PhoneNumber.objects.get(pk=number_id)
+
+
+def processing_order(organization, *, label="", quantity=3, unit_price_cents=100):
+    """A backordered bulk order waiting for the carrier, its cost held, as bulk_order_place
+    leaves it (without enqueuing fulfilment)."""
+    from django.db import transaction
+
+    from accounts.services import credit_hold, lock_organization
+    from orders.models import BulkOrder
+
+    with transaction.atomic():
+        locked = lock_organization(organization.pk)
+        order = BulkOrder.objects.create(
+            organization=locked,
+            quantity=quantity,
+            number_type="local",
+            area_code="415",
+            label=label,
+            unit_price_cents=unit_price_cents,
+            is_backorder=True,
+            status=BulkOrder.Status.PROCESSING,
+            request_id="01JDEMOREQUESTID0000000000",
+        )
+        credit_hold(
+            organization=locked,
+            cents=quantity * unit_price_cents,
+            order_id=order.id,
+            note=f"held for {quantity} local numbers, bulk order {order.id}",
+        )
+    return order
 
 
 # --- webhooks and finished orders ------------------------------------------------------------

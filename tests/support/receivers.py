@@ -3,16 +3,20 @@
 - `Receiver`: a webhook receiver (ThreadingHTTPServer) that records every request and answers
   with the queued `statuses` (then 200), optionally after `delay` seconds or with a redirect;
   it listens on the first free port of `RECEIVER_PORTS`.
+- `documented_verify()`: the signature check docs/webhooks.md gives customers, as code.
 - `TricklingReceiver`: a receiver that never finishes answering: it reads the request, then
   sends its answer one byte at a time with a pause between bytes (each socket read on our side
   gets data in time, so only a deadline on the whole attempt stops it).
 """
 
 import http.server
+import re
 import socket
 import threading
 import time
+from pathlib import Path
 
+DOCS_WEBHOOKS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 # Ports the receiver may listen on; it takes the first free one.
 RECEIVER_PORTS = range(9800, 9900)
 
@@ -136,3 +140,11 @@ class TricklingReceiver:
         self._stop.set()
         self.server.close()
         self.thread.join(2)
+
+
+def documented_verify():
+    """The verification function exactly as docs/webhooks.md gives it to customers."""
+    code = re.search(r"```python\n(.*?)```", DOCS_WEBHOOKS.read_text(), re.S).group(1)
+    namespace = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation, under test
+    return namespace["verify_amcore_signature"]

@@ -1,7 +1,6 @@
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -11,21 +10,13 @@ from orders.models import BulkOrder
 from orders.selectors import with_assigned_numbers
 from orders.serializers import BulkOrderSerializer
 from tests.support.factories import make_endpoint, make_terminal_order
+from tests.support.receivers import documented_verify
 from webhooks import services, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
 
 pytestmark = pytest.mark.usefixtures("private_targets_allowed")
 
 Status = WebhookDelivery.Status
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
-
-
-def documented_verify():
-    """The verification function exactly as docs/webhooks.md gives it to customers."""
-    code = re.search(r"```python\n(.*?)```", DOCS.read_text(), re.S).group(1)
-    namespace = {}
-    exec(code, namespace)  # noqa: S102 - our own documentation, under test
-    return namespace["verify_amcore_signature"]
 
 
 def complete_orders(orders, capture):
