@@ -13,7 +13,7 @@ from config.staff import STAFF_APPS, MissingPermission, sync_support_group
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
 from tests.backoffice.conftest import processing_order
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 STAFF_MODELS = [model for model in admin.site._registry if model._meta.app_label in STAFF_APPS]
 

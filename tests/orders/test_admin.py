@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from orders import services
 from orders.models import BulkOrder
-from tests.orders.conftest import ledger, make_numbers
+from tests.support.factories import ledger, make_numbers
 
 BULK = "/v1/phone-numbers/bulk"
 CHANGELIST = "/admin/orders/bulkorder/"

@@ -16,8 +16,7 @@ from orders.models import BulkOrder
 from orders.signals import bulk_order_finished
 from phone_numbers.allocation import Criteria
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 QUOTE = "/v1/phone-numbers/bulk/quote"

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from phone_numbers.models import NumberPrice, PhoneNumber
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers
 
 CHANGELIST = "/admin/phone_numbers/phonenumber/"
 

@@ -7,8 +7,7 @@ from django.contrib.auth.models import Permission
 
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give, number
+from tests.support.factories import add_numbers, give, number
 
 CHANGELIST = "/admin/phone_numbers/phonenumber/"
 

@@ -3,7 +3,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import StaffAction
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_terminal_order
 from webhooks import services
 from webhooks.models import WebhookDelivery
 
