@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from orders import services
 from orders.models import BulkOrder
+from tests.conftest import staff_login
 from tests.orders.conftest import ledger, make_numbers
 
 BULK = "/v1/phone-numbers/bulk"
@@ -12,7 +13,7 @@ CHANGELIST = "/admin/orders/bulkorder/"
 @pytest.fixture
 def staff_client(client, db):
     user = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
-    client.force_login(user)
+    staff_login(client, user)
     return client
 
 
