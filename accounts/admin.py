@@ -463,13 +463,14 @@ class StaffActionAdmin(ReadOnlyAdmin):
 class ApiKeyEventAdmin(ReadOnlyAdmin):
     """The audit log of key management through the API (/v1/api-keys: created, rotated,
     revoked, and by which key), read-only: written by accounts.services in the transaction of
-    each change. Search by a key's prefix (the changed or the calling key), an organization's
-    name, the action or a request id."""
+    each change. Search by a key's prefix (the changed or the calling key; a rotated key also by
+    the prefix it had before), an organization's name, the action or a request id."""
 
     list_display = ["at", "action", "api_key", "organization", "actor_key", "request_id"]
     list_filter = ["action"]
     search_fields = [
         "api_key__prefix",
+        "api_key__previous_prefix",
         "actor_key__prefix",
         "organization__name",
         "=action",
