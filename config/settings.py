@@ -3,6 +3,10 @@ environment variables (API.md §6; README: Settings), read through config.env's 
 a bad value stops start-up with a message naming the variable. There is no per-environment
 settings file."""
 
+import base64
+import binascii
+import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +49,12 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-key-do-not-use-in-production-0123456789"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# The host name the back office is served on (docs/backoffice.md). Set: /admin/ answers only
+# on this host (404 on every other), and this host serves nothing but /admin/, its static
+# files and the health checks (config.middleware.AdminHostMiddleware). Unset: one host for all.
+ADMIN_HOST = env_str("ADMIN_HOST", default="").strip().lower()
+if ADMIN_HOST and ADMIN_HOST not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(ADMIN_HOST)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env_int("PORT", default=8000, min_value=1, max_value=65535)
 
@@ -60,6 +70,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The back office's login throttling and second factor (docs/backoffice.md).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Ours, bottom layer first (README: Layout).
     "api",
     "accounts",
@@ -73,14 +87,18 @@ MIDDLEWARE = [
     "api.middleware.ApiNoStoreMiddleware",
     "api.middleware.ContentSecurityPolicyMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "config.middleware.AdminHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 # BENCH_QUERY_COUNT=1 answers every request's SQL statement count in X-Bench-Query-Count. Only
 # `make bench` sets it (docs/benchmarks.md); never in production.
@@ -242,7 +260,45 @@ NUMBER_QUARANTINE_SWEEP_BATCH_SIZE = env_int(
 )
 
 # --- Carrier (API.md §6; docs/carriers.md) --------------------------------------------------------
-CARRIER_BACKEND = env_choice("CARRIER_BACKEND", default="simulated", choices=["simulated"])
+CARRIER_BACKEND = env_choice(
+    "CARRIER_BACKEND", default="simulated", choices=["simulated", "telnyx"]
+)
+# Every carrier: at most this many upstream placements per bulk order (the first, then top-ups
+# after a partial or failed one), and how long its capacity answer is cached per (type, area).
+CARRIER_MAX_PLACEMENTS = env_int("CARRIER_MAX_PLACEMENTS", default=3, min_value=1, max_value=20)
+CARRIER_COVERAGE_CACHE_SECONDS = env_int(
+    "CARRIER_COVERAGE_CACHE_SECONDS", default=30, min_value=0, max_value=3600
+)
+CARRIER_WEBHOOK_MAX_BODY_BYTES = env_int(
+    "CARRIER_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024, min_value=1024, max_value=10 * 2**20
+)
+# Telnyx (API.md §6.1).
+TELNYX_API_KEY = env_str("TELNYX_API_KEY", default="").strip()
+TELNYX_API_BASE_URL = env_str("TELNYX_API_BASE_URL", default="https://api.telnyx.com/v2").strip()
+TELNYX_PUBLIC_KEY = env_str("TELNYX_PUBLIC_KEY", default="").strip()
+TELNYX_TIMEOUT_SECONDS = env_float(
+    "TELNYX_TIMEOUT_SECONDS", default=10.0, min_value=0.1, max_value=120.0
+)
+if CARRIER_BACKEND == "telnyx":
+    if not TELNYX_API_KEY:
+        raise ImproperlyConfigured(
+            "TELNYX_API_KEY is not set: CARRIER_BACKEND=telnyx needs the API key of the Telnyx "
+            "account (Mission Control > API Keys)"
+        )
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", TELNYX_API_BASE_URL):
+        raise ImproperlyConfigured(
+            f"TELNYX_API_BASE_URL={TELNYX_API_BASE_URL!r} is not valid: expected an http(s) URL"
+        )
+if TELNYX_PUBLIC_KEY:
+    try:
+        _telnyx_key_bytes = base64.b64decode(TELNYX_PUBLIC_KEY, validate=True)
+    except (binascii.Error, ValueError):
+        _telnyx_key_bytes = b""
+    if len(_telnyx_key_bytes) != 32:
+        raise ImproperlyConfigured(
+            f"TELNYX_PUBLIC_KEY={TELNYX_PUBLIC_KEY!r} is not valid: expected a base64 32-byte "
+            "Ed25519 public key"
+        )
 SIMULATED_CARRIER_DELAY_SECONDS = env_float(
     "SIMULATED_CARRIER_DELAY_SECONDS", default=2.0, min_value=0.0, max_value=3600.0
 )
@@ -316,6 +372,50 @@ SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS = env_int(
 SUPPORT_CREDIT_DAILY_LIMIT_CENTS = env_int(
     "SUPPORT_CREDIT_DAILY_LIMIT_CENTS", default=20_000, min_value=0, max_value=10**12
 )
+
+# Staff sessions (the only sessions there are: the API authenticates by key) end this long
+# after login, whatever the activity; then staff log in again, with their second factor.
+ADMIN_SESSION_SECONDS = env_int(
+    "ADMIN_SESSION_SECONDS", default=8 * 60 * 60, min_value=60, max_value=7 * 24 * 60 * 60
+)
+SESSION_COOKIE_AGE = ADMIN_SESSION_SECONDS
+
+# A TOTP code (django-otp) after the password, for superusers and for staff who hold a credit
+# or API-key permission (accounts.two_factor). On by default outside DEBUG; `make run` runs
+# with DEBUG, so it is off there unless set. Staff who enrolled a device are always asked.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", default=not DEBUG)
+# The issuer authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env_str("ADMIN_2FA_ISSUER", default="Phone numbers back office")
+# Never show a device's key or QR code in the admin after enrolment.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Login throttling (django-axes). Failed logins are counted per username *and* client address
+# in the database, so every web process sees the same counts; after ADMIN_LOGIN_FAILURE_LIMIT
+# failures that pair is locked out for ADMIN_LOGIN_COOLOFF_MINUTES (each further try during the
+# lockout starts it again), and the lockout page (429) says so. A successful login resets the
+# count. `manage.py axes_reset_username NAME` lifts a lockout early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_LOGIN_FAILURE_LIMIT = env_int(
+    "ADMIN_LOGIN_FAILURE_LIMIT", default=5, min_value=1, max_value=1000
+)
+ADMIN_LOGIN_COOLOFF_MINUTES = env_int(
+    "ADMIN_LOGIN_COOLOFF_MINUTES", default=15, min_value=1, max_value=7 * 24 * 60
+)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.staff_login.lockout_response"
+# The client address as the request log sees it (TRUST_X_FORWARDED_FOR).
+AXES_CLIENT_IP_CALLABLE = "api.middleware.client_ip"
+# Lockouts are lifted with the management commands, not the admin (docs/backoffice.md).
+AXES_ENABLE_ADMIN = False
+# No start-up banner on every command; failed logins are still logged.
+AXES_VERBOSE = False
 
 # --- Celery: broker, delivery guarantees, the periodic tasks --------------------------------------
 # "localhost" only to keep kombu from warning "no hostname" on every connection.

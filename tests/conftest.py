@@ -5,6 +5,7 @@ from django.core.cache import cache
 from phone_numbers.models import NumberPrice
 from tests.support.factories import Api, make_api, make_org
 from tests.support.receivers import Receiver
+from tests.support.staff import staff_login
 
 POSTGRES_ONLY_REASON = (
     "needs PostgreSQL (row locks, SKIP LOCKED, real concurrency): set DATABASE_URL to run it"
@@ -76,3 +77,9 @@ def receiver():
     server = Receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, logged in with the second factor too (staff_login)."""
+    return staff_login(client, admin_user)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, User
 
 from config.staff import SUPPORT_GROUP, sync_support_group
 from tests.support.browser import CHROMIUM, PASSWORD
+from tests.support.staff import staff_login
 
 
 @pytest.fixture
@@ -65,11 +66,11 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def support_client(client, support_user):
-    client.force_login(support_user)
+    staff_login(client, support_user)
     return client
 
 
 @pytest.fixture
 def superuser_client(client, superuser):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     return client

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.conf import settings
 
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
 from tests.support.factories import (
     assert_integrity,
@@ -15,7 +15,7 @@ from tests.support.factories import (
     make_numbers,
     make_org,
 )
-from tests.support.processes import Worker, wait_for
+from tests.support.processes import wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -29,21 +29,6 @@ ROUTING = {
     "status_url": "https://customer.example/status",
     "label": "e2e-pool",
 }
-
-
-@pytest.fixture
-def workers():
-    """workers(**kwargs) starts a tests.support.processes.Worker; all are stopped afterwards."""
-    started = []
-
-    def start(**kwargs):
-        worker = Worker(**kwargs)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def test_a_backorder_completes_through_a_real_worker(workers):
@@ -95,7 +80,9 @@ def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
 
     # Mid-fulfilment: inventory claimed and the carrier ordered, delivery not yet assigned.
     wait_for(
-        lambda: BulkOrder.objects.filter(pk=order_id, carrier_order_ref__isnull=False).exists(),
+        lambda: CarrierOrder.objects.filter(
+            bulk_order_id=order_id, carrier_order_id__isnull=False
+        ).exists(),
         timeout=30,
         what="the carrier order",
         processes=[first],
