@@ -90,7 +90,7 @@ def main() -> int:
                 workers = h.children_of(masters[name])
                 before = h.process_cpu_seconds(workers)
                 run = h.measure_throughput(ports[name], keys, 8, sizes, [])
-                cpu[name][0] += h.process_cpu_seconds(workers) - before
+                cpu[name][0] += h.cpu_spent(before, h.process_cpu_seconds(workers))
                 cpu[name][1] += run["orders"]
                 rates[name].append(run["orders_per_s"])
         for name, values in rates.items():

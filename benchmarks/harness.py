@@ -397,18 +397,24 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
     }
 
 
-def process_cpu_seconds(pids) -> float:
-    """User + system CPU of these processes so far (Linux /proc); vanished ones count 0."""
+def process_cpu_seconds(pids) -> dict[int, float]:
+    """pid -> user + system CPU seconds so far (Linux /proc); vanished ones are left out."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return seconds
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two process_cpu_seconds samples by the processes alive at the
+    second (a process that started meanwhile counts whole; one that ended is lost)."""
+    return sum(total - before.get(pid, 0.0) for pid, total in after.items())
 
 
 def children_of(pid: int) -> list[int]:
@@ -646,8 +652,8 @@ def measure_throughput_with_cpu(stack, bench_url, secrets, clients, sizes, retur
     web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
     if run["orders"]:
         per_order = 1000 / run["orders"]
-        web_cpu = process_cpu_seconds(web_pids) - web_cpu
-        db_cpu = process_cpu_seconds(db_pids) - db_cpu
+        web_cpu = cpu_spent(web_cpu, process_cpu_seconds(web_pids))
+        db_cpu = cpu_spent(db_cpu, process_cpu_seconds(db_pids))
         run["web_cpu_ms_per_order"] = round(web_cpu * per_order, 2)
         run["db_cpu_ms_per_order"] = round(db_cpu * per_order, 2)
         run["client_cpu_ms_per_order"] = round(client_cpu * per_order, 2)
