@@ -143,9 +143,8 @@ if IS_POSTGRES:
     # An unreachable server fails a request (503) or /readyz in seconds, not after the
     # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    # Issue 20 levers, both off by default (docs/benchmarks.md has what each measured). Both
-    # must stay off behind PgBouncer in transaction mode, which shares server connections
-    # between clients and knows nothing of a pool's or a session's prepared statements.
+    # Issue 20 lever, off by default (docs/benchmarks.md has what it measured). Keep it off
+    # behind PgBouncer, which pools server connections itself.
     # DATABASE_POOL_SIZE=n: Django's native psycopg pool, n connections per process shared by
     # its threads (gthread); connections go back to the pool after each request instead of
     # staying with their thread, so the per-request health check (SELECT 1) is not needed.
@@ -158,11 +157,6 @@ if IS_POSTGRES:
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    # DATABASE_PREPARE_THRESHOLD=n: psycopg prepares a statement server-side after n runs on a
-    # connection (Django's default: never).
-    prepare_threshold = env_int("DATABASE_PREPARE_THRESHOLD", default=0, min_value=0)
-    if prepare_threshold:
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = prepare_threshold
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
