@@ -33,9 +33,10 @@ BULK = "/v1/phone-numbers/bulk"
 
 
 class Web:
-    """gunicorn (one sync worker) on the test database through `proxy`."""
+    """gunicorn (one sync worker) on the test database, reached on `database_port` (a proxy's
+    or the server's own); `env` adds to or overrides the environment (e.g. the broker)."""
 
-    def __init__(self, proxy: TcpProxy, log_path: Path):
+    def __init__(self, database_port: int, log_path: Path, **env: str):
         db = settings.DATABASES["default"]
         with socket_free_port() as port:
             self.url = f"http://127.0.0.1:{port}"
@@ -48,10 +49,11 @@ class Web:
             cwd=settings.BASE_DIR,
             env={
                 **os.environ,
-                "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}"
+                "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{database_port}/{db['NAME']}"
                 "?connect_timeout=2",
                 "SECRET_KEY": settings.SECRET_KEY,
                 "LOG_LEVEL": "WARNING",
+                **env,
             },
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -94,7 +96,7 @@ class socket_free_port:  # noqa: N801 (a context manager used like a function)
 @pytest.fixture
 def web(tmp_path):
     proxy = TcpProxy(int(settings.DATABASES["default"]["PORT"] or 5432))
-    server = Web(proxy, tmp_path / "gunicorn.log")
+    server = Web(proxy.port, tmp_path / "gunicorn.log")
     yield server, proxy
     server.stop()
     proxy.close()
