@@ -124,6 +124,12 @@ def test_orders_placed_while_the_broker_is_down_all_finish_once_it_is_back(servi
     # A client's retry during the outage gets the stored answer, not a second order.
     retried, _ = post({"quantity": 3, "area_code": "312"}, backorder_keys[0])
     assert retried.json() == backorders[0].json()
+    status = requests.get(
+        f"{web.url}{backorders[0].headers['Location']}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=15,
+    )
+    assert (status.status_code, status.json()["data"]["status"]) == (200, "processing")
     print(
         f"\nbroker down: /readyz 503, immediate order 200, backorders 202; slowest answer "
         f"{max(took):.2f} s"
