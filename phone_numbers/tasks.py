@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from phone_numbers.carriers import CarrierError
 from phone_numbers.services import release
 
 
@@ -11,3 +12,14 @@ def end_quarantines() -> int:
     """Periodic (beat, every NUMBER_QUARANTINE_SWEEP_SECONDS): numbers whose quarantine has
     ended become available again. Safe to run twice or on several workers at once."""
     return release.quarantines_end(batch_size=settings.NUMBER_QUARANTINE_SWEEP_BATCH_SIZE)
+
+
+@shared_task(bind=True, max_retries=12, retry_backoff=True, retry_jitter=True)
+def return_numbers_to_carrier(self, numbers: list[str]) -> int:
+    """Delete returned numbers from our carrier account (enqueued after the release commits).
+    Safe to run twice: a number the carrier no longer holds for us is skipped."""
+    try:
+        return release.carrier_numbers_return(numbers=numbers)
+    except CarrierError as exc:
+        countdown = max(2 ** (self.request.retries + 1), exc.retry_after_seconds or 0)
+        raise self.retry(exc=exc, countdown=min(countdown, 300)) from exc

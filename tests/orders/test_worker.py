@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
 from tests.conftest import make_api, make_org
 from tests.orders.conftest import assert_integrity, assert_ledger_balances, ledger, make_numbers
@@ -159,7 +159,9 @@ def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
 
     # Mid-fulfilment: inventory claimed and the carrier ordered, delivery not yet assigned.
     wait_for(
-        lambda: BulkOrder.objects.filter(pk=order_id, carrier_order_ref__isnull=False).exists(),
+        lambda: CarrierOrder.objects.filter(
+            bulk_order_id=order_id, carrier_order_id__isnull=False
+        ).exists(),
         timeout=30,
         what="the carrier order",
         workers=[first],
