@@ -12,7 +12,7 @@ import requests
 from django.conf import settings
 
 from accounts.models import Organization
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
 from tests.conftest import make_org
 from tests.faults.proxy import TcpProxy
@@ -89,7 +89,9 @@ def test_orders_placed_while_the_broker_is_down_all_finish_once_it_is_back(servi
     assert in_flight.status_code == 202, in_flight.text
     in_flight_id = in_flight.json()["data"]["order_id"]
     wait_for(
-        lambda: BulkOrder.objects.filter(pk=in_flight_id, carrier_order_ref__isnull=False).exists(),
+        lambda: CarrierOrder.objects.filter(
+            bulk_order_id=in_flight_id, carrier_order_id__isnull=False
+        ).exists(),
         timeout=60,
         what="the in-flight order to reach the carrier",
         workers=[worker],
