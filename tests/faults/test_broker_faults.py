@@ -14,11 +14,10 @@ from django.conf import settings
 from accounts.models import Organization
 from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_org
 from tests.faults.proxy import TcpProxy
-from tests.faults.test_web_faults import BULK, Web, api_key_for
-from tests.orders.conftest import assert_integrity, make_numbers
-from tests.orders.test_worker import Worker, wait_for
+from tests.faults.test_web_faults import BULK, api_key_for
+from tests.support.factories import assert_integrity, make_numbers, make_org
+from tests.support.processes import Gunicorn, Worker, child_env, database_url_of_test_db, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -56,13 +55,15 @@ def services(tmp_path):
     proxy = TcpProxy(broker.port or (5672 if settings.BROKER_IS_RABBITMQ else 6379))
     env = {"CELERY_BROKER_URL": broker_url_through(proxy), **RECOVERY}
     worker = Worker(beat=True, **env)
-    web = None
+    web = Gunicorn(
+        options=["--timeout", "60"],
+        env=child_env(DATABASE_URL=database_url_of_test_db(), LOG_LEVEL="WARNING", **env),
+        log_path=tmp_path / "web.log",
+    )
     try:
-        web = Web(int(settings.DATABASES["default"]["PORT"] or 5432), tmp_path / "web.log", **env)
-        yield web, worker, proxy
+        yield web.wait_ready(), worker, proxy
     finally:
-        if web is not None:
-            web.stop()
+        web.stop()
         worker.stop()
         proxy.close()
 
@@ -94,7 +95,7 @@ def test_orders_placed_while_the_broker_is_down_all_finish_once_it_is_back(servi
         ).exists(),
         timeout=60,
         what="the in-flight order to reach the carrier",
-        workers=[worker],
+        processes=[worker, web],
     )
 
     proxy.cut()
@@ -146,7 +147,7 @@ def test_orders_placed_while_the_broker_is_down_all_finish_once_it_is_back(servi
         lambda: not BulkOrder.objects.filter(pk__in=order_ids, status="processing").exists(),
         timeout=90,
         what="every order to end after the broker's return",
-        workers=[worker],
+        processes=[worker, web],
     )
     print(
         f"recovery (broker outage, stall {RECOVERY['BULK_ORDER_STALL_SECONDS']} s, sweep "

@@ -9,8 +9,7 @@ from accounts.models import CreditTransaction
 from orders.models import BulkOrder
 from orders.services import bulk_order_fulfil
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 ROUTING = {
