@@ -158,6 +158,13 @@ if IS_POSTGRES:
     # An unreachable server fails a request (503) or /readyz in seconds, not after the
     # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Behind PgBouncer in transaction mode (README: Running on several machines) a named,
+    # server-side cursor does not outlive its transaction, so QuerySet.iterator() reads
+    # client-side. Parameters stay bound client-side (Django's default: no server_side_binding),
+    # so psycopg never prepares a statement the pooler could hand to another connection.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "PGBOUNCER_TRANSACTION_MODE", default=False
+    )
     # Issue 20 lever, off by default (docs/benchmarks.md has what it measured). Keep it off
     # behind PgBouncer, which pools server connections itself.
     # DATABASE_POOL_SIZE=n: Django's native psycopg pool, n connections per process shared by
