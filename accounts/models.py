@@ -175,6 +175,7 @@ class StaffAction(models.Model):
         API_KEY_CHANGE = "api_key_change", "API key changed"
         ORGANIZATION_CREATE = "organization_create", "organization created"
         ORGANIZATION_RENAME = "organization_rename", "organization renamed"
+        RESERVATION_RELEASE = "reservation_release", "reservation released"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")

@@ -63,10 +63,6 @@ Mode = BulkOrder.Mode
 EndedBy = BulkOrder.EndedBy
 
 
-def criteria_of(order: BulkOrder) -> Criteria:
-    return Criteria(number_type=order.number_type, area_code=order.area_code, pattern=order.pattern)
-
-
 def routing_of(order: BulkOrder) -> Routing:
     return Routing(inbound_url=order.inbound_url, status_url=order.status_url, label=order.label)
 
@@ -78,6 +74,17 @@ def insufficient_inventory(shortfall: NotEnoughNumbers) -> InsufficientInventory
     if shortfall.unavailable_numbers is not None:
         details["unavailable_numbers"] = shortfall.unavailable_numbers
     return InsufficientInventory(details=details)
+
+
+CRITERIA_FIELDS = ("number_type", "area_code", "exchange", "pattern", "starts_with", "ends_with")
+
+
+def criteria_of(order: BulkOrder) -> Criteria:
+    """The order's criteria as placed: fulfilment claims with exactly what the order asked."""
+    return Criteria(
+        **{name: getattr(order, name) for name in CRITERIA_FIELDS},
+        features=tuple(order.features or ()),
+    )
 
 
 @transaction.atomic
@@ -174,9 +181,8 @@ def bulk_order_place(
     order = BulkOrder(
         organization=organization,
         quantity=quantity,
-        number_type=criteria.number_type,
-        area_code=criteria.area_code,
-        pattern=criteria.pattern,
+        **{name: getattr(criteria, name) for name in CRITERIA_FIELDS},
+        features=list(criteria.features),
         inbound_url=routing.inbound_url,
         status_url=routing.status_url,
         label=routing.label,
@@ -434,7 +440,8 @@ def bulk_order_fulfil(*, order_id) -> float | None:
                 if order.pending_count == 0:
                     _finish(organization=organization, order=order, ended_by=EndedBy.CARRIER)
                     return None
-                # The pattern is dropped on purpose: a carrier supplies by type and area code.
+                # Only type and area code go to the carrier: it supplies by those (the digit and
+                # feature criteria are inventory-only for now).
                 carrier_criteria = Criteria(
                     number_type=order.number_type, area_code=order.area_code
                 )
