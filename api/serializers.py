@@ -136,8 +136,6 @@ class NullableCharField(serializers.CharField):
         kwargs.setdefault("allow_null", True)
         super().__init__(**kwargs)
 
-    def to_representation(self, value):
-        return value or None
-
     def get_attribute(self, instance):
+        # A serializer renders a None attribute as null without calling to_representation.
         return super().get_attribute(instance) or None

@@ -3,6 +3,9 @@ environment variables (API.md §6; README: Settings), read through config.env's 
 a bad value stops start-up with a message naming the variable. There is no per-environment
 settings file."""
 
+import base64
+import binascii
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -252,7 +255,45 @@ RESERVATION_TIDY_SECONDS = env_int(
 )
 
 # --- Carrier (API.md §6; docs/carriers.md) --------------------------------------------------------
-CARRIER_BACKEND = env_choice("CARRIER_BACKEND", default="simulated", choices=["simulated"])
+CARRIER_BACKEND = env_choice(
+    "CARRIER_BACKEND", default="simulated", choices=["simulated", "telnyx"]
+)
+# Every carrier: at most this many upstream placements per bulk order (the first, then top-ups
+# after a partial or failed one), and how long its capacity answer is cached per (type, area).
+CARRIER_MAX_PLACEMENTS = env_int("CARRIER_MAX_PLACEMENTS", default=3, min_value=1, max_value=20)
+CARRIER_COVERAGE_CACHE_SECONDS = env_int(
+    "CARRIER_COVERAGE_CACHE_SECONDS", default=30, min_value=0, max_value=3600
+)
+CARRIER_WEBHOOK_MAX_BODY_BYTES = env_int(
+    "CARRIER_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024, min_value=1024, max_value=10 * 2**20
+)
+# Telnyx (API.md §6.1).
+TELNYX_API_KEY = env_str("TELNYX_API_KEY", default="").strip()
+TELNYX_API_BASE_URL = env_str("TELNYX_API_BASE_URL", default="https://api.telnyx.com/v2").strip()
+TELNYX_PUBLIC_KEY = env_str("TELNYX_PUBLIC_KEY", default="").strip()
+TELNYX_TIMEOUT_SECONDS = env_float(
+    "TELNYX_TIMEOUT_SECONDS", default=10.0, min_value=0.1, max_value=120.0
+)
+if CARRIER_BACKEND == "telnyx":
+    if not TELNYX_API_KEY:
+        raise ImproperlyConfigured(
+            "TELNYX_API_KEY is not set: CARRIER_BACKEND=telnyx needs the API key of the Telnyx "
+            "account (Mission Control > API Keys)"
+        )
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", TELNYX_API_BASE_URL):
+        raise ImproperlyConfigured(
+            f"TELNYX_API_BASE_URL={TELNYX_API_BASE_URL!r} is not valid: expected an http(s) URL"
+        )
+if TELNYX_PUBLIC_KEY:
+    try:
+        _telnyx_key_bytes = base64.b64decode(TELNYX_PUBLIC_KEY, validate=True)
+    except (binascii.Error, ValueError):
+        _telnyx_key_bytes = b""
+    if len(_telnyx_key_bytes) != 32:
+        raise ImproperlyConfigured(
+            f"TELNYX_PUBLIC_KEY={TELNYX_PUBLIC_KEY!r} is not valid: expected a base64 32-byte "
+            "Ed25519 public key"
+        )
 SIMULATED_CARRIER_DELAY_SECONDS = env_float(
     "SIMULATED_CARRIER_DELAY_SECONDS", default=2.0, min_value=0.0, max_value=3600.0
 )

@@ -5,6 +5,7 @@ from api import views as api_views
 from api.views import UnknownApiRoute
 from config import views
 from config.schema_views import ApiDocsView, OpenApiSchemaView
+from orders.carrier_webhooks import telnyx_webhook
 from phone_numbers.urls import id_urlpatterns as phone_number_id_urls
 
 handler404 = "api.views.handler404"
@@ -26,6 +27,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", api_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    # Carrier pushes: outside /v1/, signed by the carrier instead of an API key.
+    path("carrier/telnyx/webhooks", telnyx_webhook, name="carrier-telnyx-webhooks"),
     # The OpenAPI schema and its docs page (no key needed); before the /v1/ catch-all.
     path("v1/openapi.json", OpenApiSchemaView.as_view(), name="openapi-schema"),
     path("docs/", ApiDocsView.as_view(url_name="openapi-schema"), name="api-docs"),

@@ -12,7 +12,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import CreditTransaction
 from orders import services
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from orders.staff_services import staff_order_close, staff_order_retry
 from phone_numbers.models import PhoneNumber
 
@@ -25,8 +25,46 @@ class CloseOrderForm(forms.Form):
     )
 
 
+class CarrierOrderInline(admin.TabularInline):
+    """Every upstream placement of the order, read-only: what was asked, what the carrier
+    answered (its id, its refusal's `detail` in last_error), what it delivered."""
+
+    model = CarrierOrder
+    extra = 0
+    can_delete = False
+    show_change_link = False
+    fields = (
+        "sequence",
+        "status",
+        "carrier",
+        "customer_reference",
+        "carrier_order_id",
+        "requested_count",
+        "allocated_count",
+        "assigned_count",
+        "attempts",
+        "last_error",
+        "delivered_numbers",
+        "created_at",
+        "placed_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="numbers delivered")
+    def delivered_numbers(self, obj):
+        return ", ".join(obj.numbers[:20]) + (" …" if len(obj.numbers) > 20 else "")
+
+
 @admin.register(BulkOrder)
 class BulkOrderAdmin(admin.ModelAdmin):
+    inlines = (CarrierOrderInline,)
     list_display = (
         "id",
         "status",
@@ -77,8 +115,6 @@ class BulkOrderAdmin(admin.ModelAdmin):
                     "failed_count",
                     "pending",
                     "unit_price_cents",
-                    "carrier_order_ref",
-                    "carrier_quantity",
                     "created_at",
                     "progressed_at",
                     "fill_by",

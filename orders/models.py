@@ -60,9 +60,6 @@ class BulkOrder(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices)
     assigned_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
-    # The carrier's reference for the upstream order placed for the shortfall, if any.
-    carrier_order_ref = models.CharField(max_length=200, null=True, blank=True)
-    carrier_quantity = models.PositiveIntegerField(default=0)
     request_id = models.CharField(max_length=26, blank=True, db_index=True)
     close_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -126,3 +123,90 @@ class BulkOrder(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+
+class CarrierOrder(models.Model):
+    """One upstream placement of a bulk order's shortfall at the carrier (API.md §6.1).
+
+    Written as an intent (status `intent`, no carrier id) and committed before the carrier is
+    called, so a worker that dies after the carrier accepted the order leaves a row saying so;
+    the next attempt looks the order up at the carrier by `customer_reference` instead of
+    placing it again. Only orders.services changes it."""
+
+    class Status(models.TextChoices):
+        INTENT = "intent"  # recorded, the carrier may or may not have it
+        PLACED = "placed"  # the carrier has it (its id is known), waiting for its numbers
+        COMPLETE = "complete"  # every requested number delivered
+        PARTIAL = "partial"  # some delivered
+        FAILED = "failed"  # none delivered, or the carrier refused the order
+        CANCELLED = "cancelled"  # cancelled at the carrier before it delivered everything
+
+    OPEN = (Status.INTENT, Status.PLACED)
+
+    id = models.BigAutoField(primary_key=True)
+    bulk_order = models.ForeignKey(BulkOrder, models.PROTECT, related_name="carrier_orders")
+    sequence = models.PositiveSmallIntegerField()  # 1, 2, ... per bulk order
+    carrier = models.CharField(max_length=40)  # settings.CARRIER_BACKEND when placed
+    customer_reference = models.CharField(max_length=64, unique=True)
+    carrier_order_id = models.CharField(max_length=200, null=True, blank=True)
+    requested_count = models.PositiveIntegerField()
+    allocated_count = models.PositiveIntegerField(default=0)  # numbers the carrier delivered
+    assigned_count = models.PositiveIntegerField(default=0)  # of those, assigned to the order
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.INTENT)
+    # The carrier's parts of the order that can be cancelled on their own (Telnyx sub orders).
+    sub_order_ids = models.JSONField(default=list, blank=True)
+    numbers = models.JSONField(default=list, blank=True)  # E.164 numbers the carrier delivered
+    # Sends of the placement to the carrier begun. Above zero, the carrier may have the order,
+    # so it is looked up by reference before any further send.
+    attempts = models.PositiveIntegerField(default=0)
+    # One worker sends at a time: it claims the send until then (compare-and-set, no lock held).
+    send_lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["bulk_order", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bulk_order", "sequence"], name="carrierorder_one_per_sequence"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["intent", "placed"]),
+                name="carrierorder_open_idx",
+            ),
+            models.Index(fields=["carrier_order_id"], name="carrierorder_carrier_id_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_reference} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+
+class CarrierWebhookEvent(models.Model):
+    """A carrier's signed push that was applied, by its event id: a replay is applied once."""
+
+    carrier = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(default=timezone.now)
+    bulk_order_id = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "event_id"], name="carrierwebhookevent_once_per_event"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.carrier} {self.event_type} {self.event_id}"

@@ -156,6 +156,12 @@ bulk_order_create_schema = extend_schema(
             ),
             errors.IdempotencyKeyReused,
         ),
+        503: error_response(
+            errors.ServiceUnavailable,
+            description="Database or broker unavailable, or (inventory being short) the "
+            "carrier's capacity check failed: it fails closed. Nothing was held or recorded; "
+            "retry after Retry-After.",
+        ),
     },
     examples=[
         OpenApiExample("order", value=BULK_REQUEST_EXAMPLE, request_only=True),
@@ -217,6 +223,11 @@ bulk_order_quote_schema = extend_schema(
                     },
                 )
             ],
+        ),
+        503: error_response(
+            errors.ServiceUnavailable,
+            description="Inventory being short, the carrier's capacity check failed (the "
+            "same cached check as POST /bulk, failing closed); retry after Retry-After.",
         ),
     },
     examples=[

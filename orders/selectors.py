@@ -3,14 +3,18 @@ serializers of orders.serializers."""
 
 from dataclasses import dataclass
 
+import structlog
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from api.errors import ServiceUnavailable
 from orders.models import BulkOrder
 from phone_numbers.allocation import Criteria, count_matching_available
-from phone_numbers.carriers import get_carrier
+from phone_numbers.carriers import CarrierError, carrier_can_supply
 from phone_numbers.models import PhoneNumber
 from phone_numbers.selectors import price_of, prices_by_type
+
+log = structlog.get_logger(__name__)
 
 
 def with_assigned_numbers(*orders: BulkOrder):
@@ -59,7 +63,8 @@ def bulk_order_quote(*, organization, criteria: Criteria, quantity: int, mode: s
     capacity for what inventory lacks. Reads only (two queries whatever the quantity: the
     price, and the inventory count capped at `quantity`); `organization` is the one loaded
     with the request. Nothing is locked, so the answer is a forecast: an order placed after it
-    may find less."""
+    may find less. The carrier's capacity is its cached answer (CARRIER_COVERAGE_CACHE_SECONDS);
+    when the carrier cannot be asked, ServiceUnavailable, as POST /bulk answers."""
     unit_price = price_of(prices_by_type(), criteria.number_type)
     cost = unit_price * quantity
     available_now = count_matching_available(criteria, limit=quantity)
@@ -71,7 +76,12 @@ def bulk_order_quote(*, organization, criteria: Criteria, quantity: int, mode: s
     else:
         # immediate_partial backorders only what inventory lacks; atomic backorders it all.
         shortfall = quantity - available_now if partial else quantity
-        supplied = get_carrier().can_supply(criteria=criteria, quantity=shortfall)
+        # The same cached capacity check as the placement, failing closed the same way (503).
+        try:
+            supplied = carrier_can_supply(criteria=criteria, quantity=shortfall)
+        except CarrierError as exc:
+            log.warning("carrier_capacity_check_failed", error=str(exc))
+            raise ServiceUnavailable(retry_after=max(5, int(exc.retry_after_seconds or 0))) from exc
         if partial and available_now:
             outcome = "partial_backorder" if supplied else "partial"
         else:

@@ -4,6 +4,7 @@ phone_numbers.services.release and phone_numbers.services.reservations)."""
 from celery import shared_task
 from django.conf import settings
 
+from phone_numbers.carriers import CarrierError
 from phone_numbers.services import release, reservations
 
 
@@ -20,3 +21,14 @@ def tidy_expired_reservations() -> int:
     clear their numbers' hold columns. Bookkeeping only: a claim already treats an expired hold
     as free. Safe to run twice or concurrently."""
     return reservations.reservations_tidy()
+
+
+@shared_task(bind=True, max_retries=12, retry_backoff=True, retry_jitter=True)
+def return_numbers_to_carrier(self, numbers: list[str]) -> int:
+    """Delete returned numbers from our carrier account (enqueued after the release commits).
+    Safe to run twice: a number the carrier no longer holds for us is skipped."""
+    try:
+        return release.carrier_numbers_return(numbers=numbers)
+    except CarrierError as exc:
+        countdown = max(2 ** (self.request.retries + 1), exc.retry_after_seconds or 0)
+        raise self.retry(exc=exc, countdown=min(countdown, 300)) from exc

@@ -2,13 +2,16 @@
 SIMULATED_CARRIER_DELAY_SECONDS, each number failing to provision with probability
 SIMULATED_CARRIER_FAILURE_RATE, and nothing for SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES.
 
-It keeps no state: the reference encodes everything `check_order` needs (when the order was
-placed, the delay and failure rate in force then, the criteria, the quantity and a random
-seed), so any worker process can check an order, and checking twice gives the same numbers.
+It keeps no state: the order id encodes everything `check_order` needs (when the order was
+placed, the delay and failure rate in force then, the criteria, the quantity and a seed derived
+from our customer_reference), so any worker process can check an order, and checking twice gives
+the same numbers. Having no state, it never finds an earlier order by reference (`find_order`
+is None); placing the same reference again yields the same numbers, so nothing is "bought"
+twice. Cancelling and releasing are accepted and do nothing.
 """
 
+import hashlib
 import random
-import secrets
 import time
 
 from django.conf import settings
@@ -26,11 +29,22 @@ def _unavailable_area_codes() -> set[str]:
 
 
 class SimulatedCarrier(Carrier):
-    def can_supply(self, *, criteria: Criteria, quantity: int) -> bool:
-        return criteria.area_code not in _unavailable_area_codes()
+    supported_criteria = ("area_code",)
 
-    def place_order(self, *, criteria: Criteria, quantity: int, client_ref: str) -> str:
-        if not self.can_supply(criteria=criteria, quantity=quantity):
+    def coverage(self, *, criteria: Criteria) -> int | None:
+        return 0 if criteria.area_code in _unavailable_area_codes() else None
+
+    def find_order(self, *, customer_reference: str) -> str | None:
+        return None
+
+    def cancel_order(self, order_id: str) -> int:
+        return 0
+
+    def release_number(self, number: str) -> bool:
+        return True
+
+    def place_order(self, *, criteria: Criteria, quantity: int, customer_reference: str) -> str:
+        if self.coverage(criteria=criteria) == 0:
             # Checked at request time too; the setting may have changed since.
             ref_fields = [criteria.number_type, criteria.area_code or "-", str(quantity)]
             return ":".join([REF_PREFIX, "none", *ref_fields])
@@ -42,11 +56,12 @@ class SimulatedCarrier(Carrier):
             criteria.number_type,
             criteria.area_code or "-",
             str(quantity),
-            secrets.token_hex(8),
+            hashlib.sha256(customer_reference.encode()).hexdigest()[:16],
         ]
         return ":".join(fields)
 
-    def check_order(self, ref: str) -> CarrierOrderStatus:
+    def check_order(self, order_id: str) -> CarrierOrderStatus:
+        ref = order_id
         parts = ref.split(":")
         if len(parts) == 5 and parts[:2] == [REF_PREFIX, "none"]:
             return CarrierOrderStatus(pending=False, failed_count=int(parts[4]))

@@ -1,5 +1,6 @@
 """Adding numbers to inventory: seed_inventory, import_inventory and the admin CSV import
-(inventory_add, inventory_seed), and the numbers a carrier delivered (numbers_provision)."""
+(inventory_add, inventory_seed). Numbers a carrier delivered enter inventory through
+phone_numbers.services.provisioning."""
 
 import io
 import random
@@ -167,25 +168,3 @@ def inventory_seed(
         if on_progress:
             on_progress(batch_added)
     return added
-
-
-def numbers_provision(*, numbers: Iterable[str]) -> list[str]:
-    """Add numbers a carrier delivered to inventory as `available` (we bought them), in the
-    caller's transaction. Returns the ones added, in the order given; a number inventory holds
-    already, a duplicate or one that is not a valid US number is not added."""
-    wanted = {}
-    for number in numbers:
-        parsed = numbering.parse_e164(number)
-        if parsed is not None:
-            wanted.setdefault(number, parsed)
-    existing = set(
-        PhoneNumber.objects.filter(number__in=list(wanted)).values_list("number", flat=True)
-    )
-    fresh = [number for number in wanted if number not in existing]
-    PhoneNumber.objects.bulk_create(
-        [
-            PhoneNumber(number=number, number_type=wanted[number][0], area_code=wanted[number][1])
-            for number in fresh
-        ]
-    )
-    return fresh

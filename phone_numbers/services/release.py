@@ -5,17 +5,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import lock_organization
 from api.errors import NotFound
+from phone_numbers.carriers import CarrierRejected, get_carrier
 from phone_numbers.history import record_quarantines_ended, record_releases
 from phone_numbers.locks import lock_numbers
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 
 Kind = PhoneNumberEvent.Kind
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,32 @@ class ReleaseOutcome:
     released: list[str]
     unknown: list[str]
     already_released: list[str]
+
+
+def carrier_numbers_return(*, numbers: list[str]) -> int:
+    """Give `returned` numbers back at the carrier (API.md §6.1: Telnyx deletes them from the
+    account). Runs outside any transaction: the carrier is never called with a lock held.
+    Returns how many the carrier deleted; a number it refuses to delete (e.g. a deletion lock)
+    is logged for staff and skipped. Raises CarrierError (transient) for the task to retry."""
+    carrier = get_carrier()
+    deleted = 0
+    for number in numbers:
+        if not PhoneNumber.objects.filter(number=number, state=PhoneNumber.State.RETURNED).exists():
+            continue  # not returned (any more): never delete a number we still sell
+        try:
+            deleted += bool(carrier.release_number(number))
+        except CarrierRejected as rejected:
+            log.warning("carrier_number_return_refused", number=number, detail=rejected.detail)
+    return deleted
+
+
+def _enqueue_carrier_return(numbers: list[str]) -> None:
+    if not numbers:
+        return
+    from phone_numbers.tasks import return_numbers_to_carrier  # tasks import services
+
+    batch = list(numbers)
+    transaction.on_commit(lambda: return_numbers_to_carrier.delay(batch), robust=True)
 
 
 def _release_values(*, now: datetime, return_to_carrier: bool) -> dict:
@@ -81,10 +110,10 @@ def numbers_release(
     lock_organization(organization_id)
     owned = list(
         lock_numbers(pk__in=ids, organization_id=organization_id).values_list(
-            "pk", "order_id", "assigned_at"
+            "pk", "order_id", "assigned_at", "number"
         )
     )
-    owned_ids = {pk for pk, _, _ in owned}
+    owned_ids = {pk for pk, *_ in owned}
     now = timezone.now()
     if owned:
         updated = PhoneNumber.objects.filter(
@@ -92,10 +121,13 @@ def numbers_release(
         ).update(**_release_values(now=now, return_to_carrier=return_to_carrier))
         if updated != len(owned):  # the rows are locked: cannot happen
             raise RuntimeError(f"released {updated} of {len(owned)} locked numbers")
+        if return_to_carrier:
+            _enqueue_carrier_return([number for *_, number in owned])
         record_releases(
             kind=Kind.RETURNED if return_to_carrier else Kind.RELEASED,
             rows=[
-                (pk, organization_id, order_id, assigned_at) for pk, order_id, assigned_at in owned
+                (pk, organization_id, order_id, assigned_at)
+                for pk, order_id, assigned_at, _ in owned
             ],
             at=now,
             api_key_id=api_key_id,
@@ -202,6 +234,8 @@ def numbers_release_by_staff(
             note=note,
         )
     changed = {r[1] for r in from_owner + from_inventory}
+    if return_to_carrier:
+        _enqueue_carrier_return(sorted(changed))
     return StaffReleaseOutcome(
         changed=sorted(changed), skipped=sorted(r[1] for r in rows if r[1] not in changed)
     )

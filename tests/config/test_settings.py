@@ -138,3 +138,29 @@ def test_the_embedded_sqlite_default_is_set_up_for_web_and_worker_together(monke
     assert database["OPTIONS"]["timeout"] >= 5
     assert "journal_mode=WAL" in database["OPTIONS"]["init_command"]
     assert loaded["CELERY_BROKER_URL"].startswith("filesystem://")
+
+
+def test_the_telnyx_backend_refuses_to_start_without_its_api_key(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="TELNYX_API_KEY is not set"):
+        load_settings(monkeypatch, CARRIER_BACKEND="telnyx", TELNYX_API_KEY=None)
+
+
+def test_the_telnyx_settings_are_read_and_checked(monkeypatch):
+    loaded = load_settings(
+        monkeypatch,
+        CARRIER_BACKEND="telnyx",
+        TELNYX_API_KEY="KEY123",
+        TELNYX_API_BASE_URL="http://127.0.0.1:9/v2",
+        TELNYX_TIMEOUT_SECONDS="4.5",
+        CARRIER_MAX_PLACEMENTS="2",
+        CARRIER_COVERAGE_CACHE_SECONDS="0",
+    )
+    assert (loaded["TELNYX_API_BASE_URL"], loaded["TELNYX_TIMEOUT_SECONDS"]) == (
+        "http://127.0.0.1:9/v2",
+        4.5,
+    )
+    assert (loaded["CARRIER_MAX_PLACEMENTS"], loaded["CARRIER_COVERAGE_CACHE_SECONDS"]) == (2, 0)
+    with pytest.raises(ImproperlyConfigured, match="TELNYX_PUBLIC_KEY"):
+        load_settings(monkeypatch, TELNYX_PUBLIC_KEY="bm90IGEga2V5")
+    with pytest.raises(ImproperlyConfigured, match="CARRIER_MAX_PLACEMENTS"):
+        load_settings(monkeypatch, CARRIER_MAX_PLACEMENTS="0")

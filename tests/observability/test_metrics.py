@@ -187,5 +187,5 @@ def _order_args():
     return {
         "criteria": Criteria(number_type="local", area_code="415"),
         "quantity": 1,
-        "client_ref": "x",
+        "customer_reference": "x:1",
     }

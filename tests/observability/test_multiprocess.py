@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 
 from orders import services as order_services
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from tests.conftest import make_api, make_org
 from tests.observability.conftest import TOKEN, parse, value
 from tests.orders.conftest import make_numbers
@@ -194,8 +194,16 @@ def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, s
         unit_price_cents=0,
         is_backorder=True,
         status=BulkOrder.Status.PROCESSING,
-        carrier_order_ref="sim:unknown-reference",
-        carrier_quantity=1,
+    )
+    CarrierOrder.objects.create(
+        bulk_order=broken,
+        sequence=1,
+        carrier="simulated",
+        customer_reference=f"{broken.pk}:1",
+        carrier_order_id="sim:unknown-reference",
+        requested_count=1,
+        status=CarrierOrder.Status.PLACED,
+        attempts=1,
     )
     order_services.bulk_order_retry(order_id=broken.pk)
     wait_for(
@@ -263,7 +271,7 @@ def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, s
             outcome=outcome,
         )
 
-    assert carrier("can_supply", "ok") == 1  # in the web worker that took the backorder
+    assert carrier("coverage", "ok") == 1  # in the web worker that took the backorder
     assert carrier("place_order", "ok") == 1  # in the Celery worker
     assert carrier("check_order", "ok") == 1
     assert carrier("check_order", "error") == carrier_errors

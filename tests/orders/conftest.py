@@ -2,6 +2,7 @@ import pytest
 
 from accounts.models import CreditTransaction
 from phone_numbers.models import PhoneNumber
+from tests.fakes.telnyx import FakeTelnyx
 
 
 def make_numbers(count, *, area_code="415", number_type="local", exchange="555", start=7001):
@@ -65,3 +66,16 @@ def assert_integrity():
     assert not PhoneNumber.objects.values("number").annotate(n=Count("id")).filter(n__gt=1)
     for org in Organization.objects.all():
         assert_ledger_balances(org)
+
+
+@pytest.fixture
+def telnyx(settings):
+    """The fake Telnyx on loopback, with this process's carrier settings pointed at it."""
+    fake = FakeTelnyx().start()
+    settings.CARRIER_BACKEND = "telnyx"
+    settings.TELNYX_API_KEY = "KEY-test"
+    settings.TELNYX_API_BASE_URL = fake.base_url
+    settings.TELNYX_PUBLIC_KEY = fake.public_key_b64()
+    settings.TELNYX_TIMEOUT_SECONDS = 2
+    yield fake
+    fake.stop()

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from orders import services
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from orders.staff_services import staff_order_close
 from phone_numbers.carriers import CarrierError, get_carrier
 from phone_numbers.carriers.simulated import SimulatedCarrier
@@ -24,6 +24,7 @@ def backorder(api, **body):
 
 def test_it_ends_partial_with_a_failure_rate(alice, alice_org, fast_carrier):
     fast_carrier.SIMULATED_CARRIER_FAILURE_RATE = 0.5
+    fast_carrier.CARRIER_MAX_PLACEMENTS = 1
     order_id = backorder(alice, quantity=40, area_code="312")
 
     services.bulk_order_fulfil(order_id=order_id)
@@ -43,6 +44,29 @@ def test_it_ends_partial_with_a_failure_rate(alice, alice_org, fast_carrier):
     assert_ledger_balances(alice_org)
     alice_org.refresh_from_db()
     assert (alice_org.balance_cents, alice_org.held_cents) == (10_000 - 100 * assigned, 0)
+
+
+def test_it_tops_up_a_partial_placement_up_to_the_placement_limit(alice, alice_org, fast_carrier):
+    fast_carrier.SIMULATED_CARRIER_FAILURE_RATE = 0.5
+    order_id = backorder(alice, quantity=40, area_code="312")
+
+    services.bulk_order_fulfil(order_id=order_id)
+
+    placements = list(CarrierOrder.objects.filter(bulk_order_id=order_id))
+    assert [p.sequence for p in placements] == [1, 2, 3]
+    assert [p.customer_reference for p in placements] == [f"{order_id}:{n}" for n in (1, 2, 3)]
+    # Each top-up asks for exactly what is still missing.
+    assert placements[0].requested_count == 40
+    for before, after in zip(placements, placements[1:], strict=False):
+        assert after.requested_count == before.requested_count - before.assigned_count
+    order = BulkOrder.objects.get(pk=order_id)
+    assert order.assigned_count == sum(p.assigned_count for p in placements)
+    assert order.status in ("partial", "complete")
+    charges = [amount for kind, amount, _ in ledger(alice_org) if kind == "charge"]
+    assert sum(charges) == -100 * order.assigned_count
+    assert_ledger_balances(alice_org)
+    alice_org.refresh_from_db()
+    assert alice_org.held_cents == 0
 
 
 def test_it_ends_failed_when_every_number_fails(alice, alice_org, fast_carrier):
@@ -81,11 +105,13 @@ def test_it_checks_back_while_the_carrier_is_working(alice, alice_org, fast_carr
     assert 25 < recheck <= 30
     order = BulkOrder.objects.get(pk=order_id)
     assert order.status == "processing"
-    assert order.carrier_order_ref.startswith("sim:")
-    assert order.carrier_quantity == 3
+    (placement,) = CarrierOrder.objects.filter(bulk_order_id=order_id)
+    assert placement.carrier_order_id.startswith("sim:")
+    assert (placement.status, placement.requested_count) == ("placed", 3)
     # Checking again does not order twice.
     services.bulk_order_fulfil(order_id=order_id)
-    assert BulkOrder.objects.get(pk=order_id).carrier_order_ref == order.carrier_order_ref
+    (again,) = CarrierOrder.objects.filter(bulk_order_id=order_id)
+    assert again.carrier_order_id == placement.carrier_order_id
 
 
 def test_it_fails_the_order_when_the_area_code_became_unavailable(alice, alice_org, fast_carrier):
@@ -112,7 +138,9 @@ def test_it_does_nothing_for_a_finished_order(alice, alice_org, fast_carrier):
     assert PhoneNumber.objects.filter(order_id=order_id).count() == 3
 
 
-def test_it_rolls_back_a_step_on_a_carrier_error(alice, alice_org, fast_carrier, monkeypatch):
+def test_it_keeps_the_intent_and_retries_after_a_carrier_error(
+    alice, alice_org, fast_carrier, monkeypatch
+):
     make_numbers(1)
     order_id = backorder(alice, quantity=3)
 
@@ -124,13 +152,18 @@ def test_it_rolls_back_a_step_on_a_carrier_error(alice, alice_org, fast_carrier,
         services.bulk_order_fulfil(order_id=order_id)
 
     order = BulkOrder.objects.get(pk=order_id)
-    assert (order.status, order.assigned_count, order.carrier_order_ref) == ("processing", 0, None)
-    assert [kind for kind, *_ in ledger(alice_org)] == ["topup", "hold"]
+    assert (order.status, order.assigned_count) == ("processing", 1)
+    (placement,) = CarrierOrder.objects.filter(bulk_order_id=order_id)
+    assert (placement.status, placement.carrier_order_id) == ("intent", None)
+    assert (placement.attempts, placement.last_error) == (1, "carrier unreachable")
+    assert [kind for kind, *_ in ledger(alice_org)] == ["topup", "hold", "charge"]
     monkeypatch.undo()
 
     services.bulk_order_fulfil(order_id=order_id)
 
     assert BulkOrder.objects.get(pk=order_id).status == "complete"
+    (placement,) = CarrierOrder.objects.filter(bulk_order_id=order_id)
+    assert (placement.status, placement.attempts, placement.requested_count) == ("complete", 2, 2)
     assert_ledger_balances(alice_org)
 
 
@@ -160,6 +193,7 @@ def test_staff_close_fails_the_remainder_and_releases_its_hold(alice, alice_org,
     # order.
     assert services.bulk_order_fulfil(order_id=order_id) > 0
     assert PhoneNumber.objects.filter(order_id=order_id).count() == 1
+    assert BulkOrder.objects.get(pk=order_id).status == "partial"
 
 
 def test_staff_close_needs_a_reason(alice, django_user_model):
@@ -203,7 +237,9 @@ def test_the_simulated_carrier_answers_the_same_delivery_from_any_process(settin
     from phone_numbers.allocation import Criteria
 
     ref = get_carrier().place_order(
-        criteria=Criteria(number_type="toll_free", area_code="888"), quantity=50, client_ref="x"
+        criteria=Criteria(number_type="toll_free", area_code="888"),
+        quantity=50,
+        customer_reference="x:1",
     )
     first, second = SimulatedCarrier().check_order(ref), SimulatedCarrier().check_order(ref)
 

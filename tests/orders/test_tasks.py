@@ -56,7 +56,12 @@ def test_it_retries_carrier_errors_with_backoff_and_changes_nothing(
 
     assert result.failed()
     assert len(calls) == 1 + tasks.fulfil_bulk_order.max_retries
-    assert tasks.fulfil_bulk_order.retry_backoff and tasks.fulfil_bulk_order.retry_jitter
+    # The backoff doubles, with jitter, never comes sooner than the carrier asked, and never
+    # later than the longest re-check (the visibility-timeout rule: settings.broker).
+    assert 1 <= tasks._backoff(0, CarrierError("x")) <= 2
+    assert 8 <= tasks._backoff(3, CarrierError("x")) <= 16
+    assert 30 <= tasks._backoff(6, CarrierError("x")) <= settings.BULK_ORDER_MAX_RECHECK_SECONDS
+    assert 7 <= tasks._backoff(0, CarrierError("x", retry_after_seconds=7)) <= 8
     order = BulkOrder.objects.get(pk=order_id)
     assert (order.status, order.assigned_count) == ("processing", 0)
     assert [kind for kind, *_ in ledger(alice_org)] == ["topup", "hold"]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from orders.models import BulkOrder
+from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
 from tests.conftest import make_api, make_org
 from tests.orders.conftest import assert_integrity, assert_ledger_balances, ledger, make_numbers
@@ -116,7 +116,9 @@ def test_a_backorder_completes_through_a_real_worker(workers):
     api = make_api(org)
     make_numbers(2, area_code="312")
 
-    response = api.post(BULK, {"quantity": 5, "area_code": "312", "pattern": "555", **ROUTING})
+    # No digit criteria: the simulated carrier supplies by type and area code only, and a
+    # delivered number that misses any criterion goes to inventory, not to the order.
+    response = api.post(BULK, {"quantity": 5, "area_code": "312", **ROUTING})
     assert response.status_code == 202
     assert response.json()["data"]["assigned_count"] == 0
     location = response["Location"]
@@ -159,7 +161,9 @@ def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
 
     # Mid-fulfilment: inventory claimed and the carrier ordered, delivery not yet assigned.
     wait_for(
-        lambda: BulkOrder.objects.filter(pk=order_id, carrier_order_ref__isnull=False).exists(),
+        lambda: CarrierOrder.objects.filter(
+            bulk_order_id=order_id, carrier_order_id__isnull=False
+        ).exists(),
         timeout=30,
         what="the carrier order",
         workers=[first],

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0005_bulk_order_control'),
+        ('orders', '0006_carrier_orders'),
     ]
 
     operations = [
