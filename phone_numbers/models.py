@@ -48,7 +48,8 @@ class PhoneNumber(models.Model):
     # in ReservationNumber, so every claim stays one statement over this table: it compares
     # reserved_until with now (expiry is effective at once, no sweeper needed) and reserved_by
     # with the claiming organization, with no join. Set and cleared only by
-    # phone_numbers.allocation (reserve, claim) and phone_numbers.reservations (release, tidy).
+    # phone_numbers.allocation (reserve, claim) and phone_numbers.services.reservations
+    # (release, tidy).
     reservation = models.ForeignKey(
         "Reservation", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
