@@ -32,8 +32,10 @@ migrate: install
 # Settings read var/secret_key when SECRET_KEY is unset, so commands in another terminal work too.
 # PROMETHEUS_MULTIPROC_DIR: where every process writes its metric samples (api.metrics); it is
 # emptied on each start, as prometheus-client requires (samples of a past run would add up).
+# ADMIN_REQUIRE_2FA: off for the local demo unless set (docs/backoffice.md); on in production.
 run: install var/secret_key
 	@umask 077; chmod 700 var; chmod 600 var/secret_key; \
+	export ADMIN_REQUIRE_2FA=$${ADMIN_REQUIRE_2FA:-0}; \
 	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/var/prometheus}; \
 	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && rm -f "$$PROMETHEUS_MULTIPROC_DIR"/*.db && \
 	$(PY) manage.py migrate --noinput && \

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts import scopes as known_scopes
-from accounts.models import ApiKey, CreditTransaction, Organization, StaffAction
+from accounts.models import ApiKey, ApiKeyEvent, CreditTransaction, Organization, StaffAction
 from accounts.services import MAX_CREDIT_MOVE_CENTS
 from accounts.staff_services import (
     ADJUST_CREDIT_PERMISSION,
@@ -455,5 +455,29 @@ class StaffActionAdmin(ReadOnlyAdmin):
         "reason",
         "details",
     ]
+    readonly_fields = fields
+    show_full_result_count = False
+
+
+@admin.register(ApiKeyEvent)
+class ApiKeyEventAdmin(ReadOnlyAdmin):
+    """The audit log of key management through the API (/v1/api-keys: created, rotated,
+    revoked, and by which key), read-only: written by accounts.services in the transaction of
+    each change. Search by a key's prefix (the changed or the calling key; a rotated key also by
+    the prefix it had before), an organization's name, the action or a request id."""
+
+    list_display = ["at", "action", "api_key", "organization", "actor_key", "request_id"]
+    list_filter = ["action"]
+    search_fields = [
+        "api_key__prefix",
+        "api_key__previous_prefix",
+        "actor_key__prefix",
+        "organization__name",
+        "=action",
+        "=request_id",
+    ]
+    list_select_related = ["api_key", "organization", "actor_key"]
+    date_hierarchy = "at"
+    fields = ["at", "action", "api_key", "organization", "actor_key", "request_id", "details"]
     readonly_fields = fields
     show_full_result_count = False

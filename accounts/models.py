@@ -175,6 +175,8 @@ class StaffAction(models.Model):
         API_KEY_CHANGE = "api_key_change", "API key changed"
         ORGANIZATION_CREATE = "organization_create", "organization created"
         ORGANIZATION_RENAME = "organization_rename", "organization renamed"
+        TWO_FACTOR_ENROL = "two_factor_enrol", "two-factor device enrolled"
+        TWO_FACTOR_RESET = "two_factor_reset", "two-factor devices reset"
         RESERVATION_RELEASE = "reservation_release", "reservation released"
 
     id = models.BigAutoField(primary_key=True)

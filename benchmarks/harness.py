@@ -224,7 +224,8 @@ class Stack:
                 "2",
             ],
         )
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded shared machine four gunicorn workers took over a minute to boot.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             for process in self.processes:
                 if process.poll() is not None:

@@ -6,6 +6,7 @@ settings file."""
 import base64
 import binascii
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -48,6 +49,12 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-key-do-not-use-in-production-0123456789"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# The host name the back office is served on (docs/backoffice.md). Set: /admin/ answers only
+# on this host (404 on every other), and this host serves nothing but /admin/, its static
+# files and the health checks (config.middleware.AdminHostMiddleware). Unset: one host for all.
+ADMIN_HOST = env_str("ADMIN_HOST", default="").strip().lower()
+if ADMIN_HOST and ADMIN_HOST not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(ADMIN_HOST)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 PORT = env_int("PORT", default=8000, min_value=1, max_value=65535)
 
@@ -63,6 +70,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The back office's login throttling and second factor (docs/backoffice.md).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # Ours, bottom layer first (README: Layout).
     "api",
     "accounts",
@@ -76,14 +87,18 @@ MIDDLEWARE = [
     "api.middleware.ApiNoStoreMiddleware",
     "api.middleware.ContentSecurityPolicyMiddleware",
     "api.middleware.BodySizeLimitMiddleware",
+    "config.middleware.AdminHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 # BENCH_QUERY_COUNT=1 answers every request's SQL statement count in X-Bench-Query-Count. Only
 # `make bench` sets it (docs/benchmarks.md); never in production.
@@ -367,6 +382,50 @@ SUPPORT_CREDIT_ADJUSTMENT_LIMIT_CENTS = env_int(
 SUPPORT_CREDIT_DAILY_LIMIT_CENTS = env_int(
     "SUPPORT_CREDIT_DAILY_LIMIT_CENTS", default=20_000, min_value=0, max_value=10**12
 )
+
+# Staff sessions (the only sessions there are: the API authenticates by key) end this long
+# after login, whatever the activity; then staff log in again, with their second factor.
+ADMIN_SESSION_SECONDS = env_int(
+    "ADMIN_SESSION_SECONDS", default=8 * 60 * 60, min_value=60, max_value=7 * 24 * 60 * 60
+)
+SESSION_COOKIE_AGE = ADMIN_SESSION_SECONDS
+
+# A TOTP code (django-otp) after the password, for superusers and for staff who hold a credit
+# or API-key permission (accounts.two_factor). On by default outside DEBUG; `make run` runs
+# with DEBUG, so it is off there unless set. Staff who enrolled a device are always asked.
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", default=not DEBUG)
+# The issuer authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env_str("ADMIN_2FA_ISSUER", default="Phone numbers back office")
+# Never show a device's key or QR code in the admin after enrolment.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Login throttling (django-axes). Failed logins are counted per username *and* client address
+# in the database, so every web process sees the same counts; after ADMIN_LOGIN_FAILURE_LIMIT
+# failures that pair is locked out for ADMIN_LOGIN_COOLOFF_MINUTES (each further try during the
+# lockout starts it again), and the lockout page (429) says so. A successful login resets the
+# count. `manage.py axes_reset_username NAME` lifts a lockout early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ADMIN_LOGIN_FAILURE_LIMIT = env_int(
+    "ADMIN_LOGIN_FAILURE_LIMIT", default=5, min_value=1, max_value=1000
+)
+ADMIN_LOGIN_COOLOFF_MINUTES = env_int(
+    "ADMIN_LOGIN_COOLOFF_MINUTES", default=15, min_value=1, max_value=7 * 24 * 60
+)
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = ADMIN_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=ADMIN_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.staff_login.lockout_response"
+# The client address as the request log sees it (TRUST_X_FORWARDED_FOR).
+AXES_CLIENT_IP_CALLABLE = "api.middleware.client_ip"
+# Lockouts are lifted with the management commands, not the admin (docs/backoffice.md).
+AXES_ENABLE_ADMIN = False
+# No start-up banner on every command; failed logins are still logged.
+AXES_VERBOSE = False
 
 # --- Celery: broker, delivery guarantees, the periodic tasks --------------------------------------
 # "localhost" only to keep kombu from warning "no hostname" on every connection.

@@ -1,11 +1,11 @@
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.test import APIClient
 
-from accounts import scopes
-from accounts.services import api_key_create, organization_create
 from phone_numbers.models import NumberPrice
+from tests.support.factories import Api, make_api, make_org
+from tests.support.receivers import Receiver
+from tests.support.staff import staff_login
 
 POSTGRES_ONLY_REASON = (
     "needs PostgreSQL (row locks, SKIP LOCKED, real concurrency): set DATABASE_URL to run it"
@@ -26,37 +26,6 @@ def _fresh_cache():
     # Rate-limit counters live in the shared cache; every test starts with none.
     cache.clear()
     yield
-
-
-class Api:
-    """A client that speaks as one API key: `alice.post(path, body)` -> DRF Response."""
-
-    def __init__(self, secret=None):
-        self.client = APIClient()
-        self.secret = secret
-        if secret:
-            self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-
-    def get(self, path, **kwargs):
-        return self.client.get(path, **kwargs)
-
-    def post(self, path, body=None, **kwargs):
-        return self.client.post(path, body, format="json", **kwargs)
-
-    def patch(self, path, body=None, **kwargs):
-        return self.client.patch(path, body, format="json", **kwargs)
-
-    def delete(self, path, **kwargs):
-        return self.client.delete(path, **kwargs)
-
-
-def make_org(name, credit_cents=10_000):
-    return organization_create(name=name, credit_cents=credit_cents)
-
-
-def make_api(org, key_scopes=scopes.ALL):
-    _, secret = api_key_create(organization=org, scopes=key_scopes, label="test")
-    return Api(secret)
 
 
 @pytest.fixture
@@ -91,3 +60,26 @@ def number_prices(transactional_db):
     prices back."""
     for number_type, cents in (("local", 100), ("toll_free", 200)):
         NumberPrice.objects.get_or_create(number_type=number_type, defaults={"price_cents": cents})
+
+
+@pytest.fixture
+def fast_carrier(settings):
+    """The simulated carrier delivers at once, nothing fails, every area code is supplied."""
+    settings.SIMULATED_CARRIER_DELAY_SECONDS = 0
+    settings.SIMULATED_CARRIER_FAILURE_RATE = 0
+    settings.SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = []
+    return settings
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback (tests.support.receivers.Receiver), stopped afterwards."""
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, logged in with the second factor too (staff_login)."""
+    return staff_login(client, admin_user)

@@ -12,7 +12,7 @@ from accounts import scopes
 from accounts.models import ApiKey, CreditTransaction, Organization
 from accounts.services import api_key_create, credit_hold, lock_organization
 from tests.accounts.test_secrets import rows_containing
-from tests.conftest import Api, make_org
+from tests.support.factories import Api, make_org
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts import scopes
 from accounts.models import ApiKey, ApiKeyEvent
 from accounts.services import api_key_create
-from tests.conftest import Api, make_api
+from tests.support.factories import Api, make_api
 
 MANAGER_SCOPES = [scopes.APIKEYS_READ, scopes.APIKEYS_WRITE, scopes.NUMBERS_READ]
 
@@ -327,7 +327,7 @@ def test_concurrent_rotations_lose_no_secret_they_handed_out():
     """Each rotation reads the key's current secret to keep it as the previous one; without the
     row lock two rotations at once both keep the original, and one of the two new secrets is
     dead the moment it is handed out."""
-    from tests.conftest import make_org
+    from tests.support.factories import make_org
 
     org = make_org("Race Telecom")
     _, manager = manager_of(org)

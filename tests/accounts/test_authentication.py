@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts import scopes
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_revoke, credit_topup
-from tests.conftest import Api, make_api
+from tests.support.factories import Api, make_api
 
 
 def unauthorized_body(response):

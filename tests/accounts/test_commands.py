@@ -6,7 +6,7 @@ from django.core.management import execute_from_command_line
 
 from accounts import scopes
 from accounts.models import ApiKey, CreditTransaction, Organization
-from tests.conftest import Api
+from tests.support.factories import Api
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from accounts.services import (
     lock_organization,
 )
 from api.errors import InsufficientCredit
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 
 def assert_ledger_balances(organization):

@@ -6,7 +6,7 @@ from django.db import transaction
 from accounts import scopes
 from accounts.models import CreditTransaction
 from accounts.services import credit_hold, credit_topup, lock_organization
-from tests.conftest import make_api
+from tests.support.factories import make_api
 
 LEDGER = "/v1/billing/transactions"
 

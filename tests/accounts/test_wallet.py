@@ -1,6 +1,6 @@
 from accounts import scopes
 from accounts.services import credit_topup
-from tests.conftest import make_api
+from tests.support.factories import make_api
 
 
 def test_it_returns_the_wallet_in_the_envelope(alice, alice_org):

@@ -9,7 +9,7 @@ from accounts.models import CreditTransaction, Organization
 from api.idempotency import purge_expired_keys
 from api.models import IdempotencyKey
 from orders.models import BulkOrder
-from tests.conftest import make_api, make_org
+from tests.support.factories import make_api, make_org
 
 pytestmark = pytest.mark.urls("tests.api.idempotency_urls")
 URL = "/v1/test-orders"

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from accounts.two_factor import second_factor_required
 from config.staff import SUPPORT_GROUP, sync_support_group
+from tests.support.staff import confirmed_device, staff_login, totp_code
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -62,10 +64,18 @@ def page(browser):
 
 
 def log_in(page, live_server, user):
+    """Log in through the login page, and through the code page when the user needs a second
+    factor (ADMIN_REQUIRE_2FA is on in tests, as outside DEBUG): their device is enrolled
+    beforehand and the code computed from its key, as the authenticator app would."""
+    device = confirmed_device(user) if second_factor_required(user) else None
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", user.username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
+    if device is not None:
+        page.wait_for_selector("#otp-form")
+        page.fill("#id_otp_token", totp_code(device))
+        page.click("#otp-form input[type=submit]")
     page.wait_for_selector("#user-tools")
 
 
@@ -77,13 +87,13 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def support_client(client, support_user):
-    client.force_login(support_user)
+    staff_login(client, support_user)
     return client
 
 
 @pytest.fixture
 def superuser_client(client, superuser):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     return client
 
 

@@ -9,8 +9,7 @@ from django.urls import reverse
 from accounts import scopes, staff_services
 from accounts.models import ApiKey, CreditTransaction, StaffAction
 from accounts.services import api_key_create
-from tests.conftest import make_org
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_org, make_terminal_order
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 from webhooks.tasks import deliver_webhook

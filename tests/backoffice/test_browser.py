@@ -11,7 +11,7 @@ from accounts.models import StaffAction
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
 from tests.backoffice.conftest import ARTIFACTS, log_in, processing_order
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, CreditTransaction, Organization, StaffAction
+from accounts.models import ApiKey, ApiKeyEvent, CreditTransaction, Organization, StaffAction
 from api.models import IdempotencyKey
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber, Reservation
@@ -56,6 +56,27 @@ def make_api_keys_for(orgs, tag):
 
 def make_api_keys(n, tag):
     make_api_keys_for(organizations(n, tag), tag)
+
+
+def make_api_key_events(n, tag):
+    keys = []
+    for i, org in enumerate(organizations(n, tag)):
+        key = ApiKey.objects.create(
+            organization=org, prefix=f"am_{tag}_{i:04d}", secret_hash=f"e{tag}{i:060d}"[-64:]
+        )
+        keys.append(key)
+    ApiKeyEvent.objects.bulk_create(
+        [
+            ApiKeyEvent(
+                organization=key.organization,
+                api_key=key,
+                actor_key=key,
+                action="rotated",
+                request_id=f"{i:026d}",
+            )
+            for i, key in enumerate(keys)
+        ]
+    )
 
 
 def make_credit_transactions(n, tag):
@@ -226,6 +247,7 @@ def make_groups(n, tag):
 ROW_FACTORIES = {
     Organization: make_organizations,
     ApiKey: make_api_keys,
+    ApiKeyEvent: make_api_key_events,
     CreditTransaction: make_credit_transactions,
     StaffAction: make_staff_actions,
     BulkOrder: make_bulk_orders,

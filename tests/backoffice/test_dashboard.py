@@ -8,7 +8,7 @@ from config.staff import SUPPORT_GROUP
 from orders.dashboard import dashboard_summary
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 
 def numbers(count, area_code, number_type="local", start=0):

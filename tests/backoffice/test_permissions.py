@@ -13,7 +13,8 @@ from config.staff import STAFF_APPS, MissingPermission, sync_support_group
 from orders.models import BulkOrder
 from phone_numbers.models import NumberPrice, PhoneNumber
 from tests.backoffice.conftest import processing_order
-from tests.conftest import make_org
+from tests.support.factories import make_org
+from tests.support.staff import staff_login
 
 STAFF_MODELS = [model for model in admin.site._registry if model._meta.app_label in STAFF_APPS]
 
@@ -156,7 +157,7 @@ def test_the_organization_page_offers_the_credit_form_to_support(support_client)
 def test_staff_without_the_permission_cannot_reach_the_credit_form(client, django_user_model):
     viewer = django_user_model.objects.create_user("viewer", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_organization"))
-    client.force_login(viewer)
+    staff_login(client, viewer)
     org = make_org("Acme")
 
     page = client.get(reverse("admin:accounts_organization_change", args=[org.pk]))

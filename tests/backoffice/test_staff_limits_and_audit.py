@@ -11,7 +11,7 @@ from accounts import scopes, staff_services
 from accounts.models import CreditTransaction, Organization, StaffAction
 from accounts.services import api_key_create
 from config.staff import SUPPORT_GROUP, sync_support_group
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 
 def move(user, org, cents, kind="topup"):

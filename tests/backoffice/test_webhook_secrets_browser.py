@@ -5,7 +5,7 @@ import pytest
 
 from api.models import IdempotencyKey
 from tests.backoffice.conftest import log_in
-from tests.conftest import make_api, make_org
+from tests.support.factories import make_api, make_org
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.usefixtures("transactional_db")

@@ -7,7 +7,7 @@ from django.urls import get_resolver
 
 from accounts import scopes
 from tests.config.urls import INTERNAL_DETAIL
-from tests.conftest import make_api
+from tests.support.factories import make_api
 
 ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 

@@ -1,20 +1,18 @@
 """/healthz (the process answers) and /readyz (database and broker reachable), no auth."""
 
-import socket
 import time
 
 import pytest
 from django.test import Client
 
 from config.celery_app import app as celery_app
+from tests.support.processes import free_port
 
 
 @pytest.fixture
 def closed_port():
     """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture

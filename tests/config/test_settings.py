@@ -140,6 +140,48 @@ def test_the_embedded_sqlite_default_is_set_up_for_web_and_worker_together(monke
     assert loaded["CELERY_BROKER_URL"].startswith("filesystem://")
 
 
+@pytest.mark.parametrize(
+    ("debug", "value", "expected"),
+    [("0", None, True), ("1", None, False), ("1", "1", True), ("0", "0", False)],
+)
+def test_admin_require_2fa_is_on_outside_debug_unless_set(monkeypatch, debug, value, expected):
+    loaded = load_settings(monkeypatch, DEBUG=debug, ADMIN_REQUIRE_2FA=value)
+
+    assert loaded["ADMIN_REQUIRE_2FA"] is expected
+
+
+def test_admin_require_2fa_refuses_a_value_that_is_not_a_bool(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="ADMIN_REQUIRE_2FA='maybe' is not valid"):
+        load_settings(monkeypatch, ADMIN_REQUIRE_2FA="maybe")
+
+
+def test_admin_host_is_added_to_allowed_hosts(monkeypatch):
+    loaded = load_settings(
+        monkeypatch, ALLOWED_HOSTS="api.example.com", ADMIN_HOST="Admin.Example.com"
+    )
+
+    assert loaded["ADMIN_HOST"] == "admin.example.com"
+    assert loaded["ALLOWED_HOSTS"] == ["api.example.com", "admin.example.com"]
+
+
+def test_staff_session_and_throttling_settings_have_bounded_defaults(monkeypatch):
+    defaults = load_settings(monkeypatch)
+    custom = load_settings(
+        monkeypatch,
+        ADMIN_SESSION_SECONDS="3600",
+        ADMIN_LOGIN_FAILURE_LIMIT="3",
+        ADMIN_LOGIN_COOLOFF_MINUTES="60",
+    )
+
+    assert defaults["SESSION_COOKIE_AGE"] == defaults["ADMIN_SESSION_SECONDS"] == 8 * 3600
+    assert (defaults["AXES_FAILURE_LIMIT"], defaults["AXES_COOLOFF_TIME"].seconds) == (5, 900)
+    assert defaults["AXES_LOCKOUT_PARAMETERS"] == [["username", "ip_address"]]
+    assert custom["SESSION_COOKIE_AGE"] == 3600
+    assert (custom["AXES_FAILURE_LIMIT"], custom["AXES_COOLOFF_TIME"].seconds) == (3, 3600)
+    with pytest.raises(ImproperlyConfigured, match="ADMIN_SESSION_SECONDS"):
+        load_settings(monkeypatch, ADMIN_SESSION_SECONDS="0")
+
+
 def test_the_telnyx_backend_refuses_to_start_without_its_api_key(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="TELNYX_API_KEY is not set"):
         load_settings(monkeypatch, CARRIER_BACKEND="telnyx", TELNYX_API_KEY=None)

@@ -4,13 +4,9 @@ mid-request. Each prints its recovery time, then checks integrity."""
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,9 +15,9 @@ from django.conf import settings
 from accounts import scopes
 from accounts.services import api_key_create
 from orders.models import BulkOrder
-from tests.conftest import make_org
 from tests.faults.proxy import TcpProxy
-from tests.orders.conftest import assert_integrity, make_numbers
+from tests.support.factories import assert_integrity, make_numbers, make_org
+from tests.support.processes import Gunicorn, child_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,72 +28,22 @@ pytestmark = [
 BULK = "/v1/phone-numbers/bulk"
 
 
-class Web:
-    """gunicorn (one sync worker) on the test database through `proxy`."""
-
-    def __init__(self, proxy: TcpProxy, log_path: Path):
-        db = settings.DATABASES["default"]
-        with socket_free_port() as port:
-            self.url = f"http://127.0.0.1:{port}"
-        self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")), "config.wsgi",
-                "--bind", self.url.removeprefix("http://"), "--workers", "1", "--timeout", "60",
-            ],
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}"
-                "?connect_timeout=2",
-                "SECRET_KEY": settings.SECRET_KEY,
-                "LOG_LEVEL": "WARNING",
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not self._answers():
-            assert time.monotonic() < deadline, "gunicorn never became ready"
-            time.sleep(0.3)
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def worker_pid(self) -> int:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
-        return int(children.split()[0])
-
-    def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-
-
-class socket_free_port:  # noqa: N801 (a context manager used like a function)
-    def __enter__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        return self.sock.getsockname()[1]
-
-    def __exit__(self, *exc):
-        self.sock.close()
-
-
 @pytest.fixture
 def web(tmp_path):
+    """gunicorn (one worker) on the test database through a TCP proxy the test owns."""
     proxy = TcpProxy(int(settings.DATABASES["default"]["PORT"] or 5432))
-    server = Web(proxy, tmp_path / "gunicorn.log")
-    yield server, proxy
-    server.stop()
-    proxy.close()
+    db = settings.DATABASES["default"]
+    env = child_env(
+        DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}"
+        "?connect_timeout=2",
+        LOG_LEVEL="WARNING",
+    )
+    server = Gunicorn(options=["--timeout", "60"], env=env, log_path=tmp_path / "gunicorn.log")
+    try:
+        yield server.wait_ready(), proxy
+    finally:
+        server.stop()
+        proxy.close()
 
 
 def api_key_for(org) -> str:
@@ -155,7 +101,7 @@ def test_a_web_worker_killed_mid_request_leaves_exactly_one_order_for_the_retry(
     first = threading.Thread(target=place)
     first.start()
     assert proxy.held.wait(30), "the order's INSERT never reached the database"
-    os.kill(server.worker_pid(), signal.SIGKILL)
+    os.kill(min(server.child_pids()), signal.SIGKILL)
     first.join(30)
     assert isinstance(outcome["first"], requests.RequestException), outcome["first"]
     proxy.hold_after(b"\0never\0")

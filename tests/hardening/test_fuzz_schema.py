@@ -23,9 +23,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from accounts import scopes
 from accounts.services import api_key_create
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
-# Per operation and generation mode (positive, negative); .ci/run sets it explicitly.
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "100"))
 INVENTORY = [f"+1415555{n:04d}" for n in range(40)] + [f"+1800555{n:04d}" for n in range(10)]
 

@@ -15,7 +15,6 @@ tasks run eagerly in the live server's thread, after the commit, as on the broke
 import importlib
 import subprocess
 import sys
-import time
 import types
 import typing
 import urllib.request
@@ -29,10 +28,8 @@ from django.conf import settings
 from accounts import scopes
 from accounts.services import api_key_create
 from config.celery_app import app as celery_app
-from tests.conftest import make_org
-from tests.orders.conftest import make_numbers
-from tests.orders.test_worker import Worker
-from tests.webhooks.conftest import Receiver
+from tests.support.factories import make_numbers, make_org
+from tests.support.processes import Worker, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -184,23 +181,17 @@ def fulfilment(settings):
     celery_app.conf.task_always_eager = previous
 
 
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
-
-
 def wait_until(call, done, *, timeout, what, worker=None):
-    deadline = time.monotonic() + timeout
-    while True:
+    """The first answer of `call()` that is `done`, polled with tests.support.processes.wait_for."""
+
+    def answered():
         response = call()
-        if done(response):
-            return response
-        if time.monotonic() > deadline:
-            logs = worker.output() if worker else ""
-            raise AssertionError(f"timed out waiting for {what}\n{logs}")
-        time.sleep(0.2)
+        return (response,) if done(response) else None
+
+    (response,) = wait_for(
+        answered, timeout=timeout, what=what, processes=[worker] if worker else []
+    )
+    return response
 
 
 @pytest.fixture

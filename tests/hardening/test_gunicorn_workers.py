@@ -1,18 +1,13 @@
 """The web process as the Procfile runs it (gunicorn.conf.py: gthread workers): slow clients do
 not stop other requests, and an oversized upload is refused before its body is sent."""
 
-import os
 import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 
-from tests.hardening.test_ratelimit_concurrency import free_port
+from tests.support.processes import Gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -21,32 +16,8 @@ pytestmark = pytest.mark.slow
 def one_worker(tmp_path):
     """gunicorn with the project's gunicorn.conf.py and a single worker process, so the only
     thing standing between slow clients and a fourth request is the worker's threads."""
-    port = free_port(set())
-    env = {**os.environ, "SECRET_KEY": settings.SECRET_KEY}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    with open(tmp_path / "gunicorn.log", "w") as log:
-        process = subprocess.Popen(
-            [gunicorn, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
-                assert time.monotonic() < deadline, "gunicorn never became ready"
-                time.sleep(0.2)
-            yield port
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with Gunicorn(workers=1, log_path=tmp_path / "gunicorn.log") as server:
+        yield server.port
 
 
 def test_three_slow_clients_do_not_stop_a_fourth_request(one_worker):

@@ -19,7 +19,7 @@ from django.urls import Resolver404, resolve
 
 from accounts import scopes
 from api.views import UnknownApiRoute
-from tests.conftest import make_api, make_org
+from tests.support.factories import make_api, make_org
 
 pytestmark = [pytest.mark.urls("tests.hardening.urls"), pytest.mark.django_db]
 

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from api import ratelimit
-from tests.conftest import make_api, make_org
+from tests.support.factories import make_api, make_org
 
 pytestmark = [pytest.mark.urls("tests.hardening.urls"), pytest.mark.django_db]
 

@@ -11,19 +11,15 @@ at a real route once it is merged, set TARGET to ("/v1/phone-numbers/search", {"
 and SETTINGS_MODULE to "config.settings" (search reserves nothing, so a burst is harmless)."""
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 
-from tests.conftest import make_api, make_org
+from tests.support.factories import make_api, make_org
+from tests.support.processes import Gunicorn, child_env, database_url_of_test_db, free_port
 
 TARGET = ("/v1/test/probe", {"quantity": 1})
 SETTINGS_MODULE = "tests.hardening.settings_test_routes"
@@ -46,95 +42,41 @@ pytestmark = [
 ]
 
 
-def free_port(taken) -> int:
-    for port in PORTS:
-        if port in taken:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 9900-9999")
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def web_processes(transactional_db, tmp_path):
     """PROCESSES gunicorn servers (one worker, THREADS_PER_PROCESS threads each) on the test
     database and the test cache; yields their base URLs."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-        "DATABASE_URL": database_url(),
-        "CACHE_URL": os.environ["CACHE_URL"],
-        "SECRET_KEY": settings.SECRET_KEY,
-        "RATE_LIMIT_WRITES_PER_MINUTE": str(LIMIT),
+    env = child_env(
+        DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
+        DATABASE_URL=database_url_of_test_db(),
+        CACHE_URL=os.environ["CACHE_URL"],
+        RATE_LIMIT_WRITES_PER_MINUTE=LIMIT,
         # A long window, so a burst of a few seconds never straddles two windows.
-        "RATE_LIMIT_WINDOW_SECONDS": "3600",
-        "LOG_LEVEL": "WARNING",
-    }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    processes, urls, taken = [], [], set()
+        RATE_LIMIT_WINDOW_SECONDS=3600,
+        LOG_LEVEL="WARNING",
+    )
+    options = [
+        "--threads",
+        str(THREADS_PER_PROCESS),
+        "--worker-class",
+        "gthread",
+        "--timeout",
+        "120",
+    ]
+    servers, taken = [], set()
     try:
         for index in range(PROCESSES):
-            port = free_port(taken)
+            port = free_port(within=PORTS, taken=taken)
             taken.add(port)
-            log = open(tmp_path / f"gunicorn-{index}.log", "w")  # noqa: SIM115 (closed below)
-            processes.append(
-                (
-                    subprocess.Popen(
-                        [
-                            gunicorn,
-                            "config.wsgi",
-                            "--bind",
-                            f"127.0.0.1:{port}",
-                            "--workers",
-                            "1",
-                            "--threads",
-                            str(THREADS_PER_PROCESS),
-                            "--worker-class",
-                            "gthread",
-                            "--timeout",
-                            "120",
-                        ],
-                        cwd=settings.BASE_DIR,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                    ),
-                    log,
+            servers.append(
+                Gunicorn(
+                    options=options, env=env, port=port, log_path=tmp_path / f"gunicorn-{index}.log"
                 )
             )
-            urls.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        for url in urls:
-            while True:
-                try:
-                    if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn at {url} never became ready")
-                time.sleep(0.2)
-        yield urls
+        yield [server.wait_ready().url for server in servers]
     finally:
-        for process, _log in processes:
-            process.terminate()
-        for process, log in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
+        for server in servers:
+            server.stop(timeout=10)
 
 
 def test_it_allows_no_more_than_the_limit_across_processes(web_processes):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from orders.dashboard_trends import dashboard_trends, percentile
 from orders.models import BulkOrder
-from tests.conftest import make_org
+from tests.support.factories import make_org
 
 pytestmark = pytest.mark.django_db
 

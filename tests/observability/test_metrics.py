@@ -11,9 +11,8 @@ from accounts.services import credit_hold, lock_organization
 from orders.models import BulkOrder
 from phone_numbers.allocation import Criteria
 from phone_numbers.carriers import CarrierError, get_carrier
-from tests.conftest import make_api, make_org
 from tests.observability.conftest import parse, value
-from tests.orders.conftest import fast_carrier, make_numbers  # noqa: F401 (a fixture)
+from tests.support.factories import make_api, make_numbers, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 

@@ -5,25 +5,18 @@ the sum of all of them."""
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from orders import services as order_services
 from orders.models import BulkOrder, CarrierOrder
-from tests.conftest import make_api, make_org
 from tests.observability.conftest import TOKEN, parse, value
-from tests.orders.conftest import make_numbers
-from tests.orders.test_worker import Worker, database_url_of_test_db, wait_for
-from tests.webhooks.conftest import Receiver, make_endpoint
+from tests.support.factories import make_api, make_endpoint, make_numbers, make_org
+from tests.support.processes import Gunicorn, Worker, database_url_of_test_db, wait_for
+from tests.support.receivers import Receiver
 
 pytestmark = [
     pytest.mark.postgres,
@@ -33,82 +26,16 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Gunicorn:
-    """`gunicorn config.wsgi --workers 2` (with ./gunicorn.conf.py) on the test database."""
-
-    def __init__(self, env: dict):
-        self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="web-", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-            ],  # fmt: skip
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_for(self._ready, timeout=90, what="gunicorn to answer", workers=[self])
-        except BaseException:
-            self.stop()
-            raise
-
-    def _ready(self):
-        try:
-            # Not /healthz, whose count the test checks: a probe that gives up under load may
-            # still be answered later.
-            return self.get("/metrics")[0] == 401
-        except OSError:
-            return False
-
-    def get(self, path, headers=None):
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", headers=headers or {}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def worker_pids(self) -> set[int]:
-        children = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.process.pid:
-                children.add(int(stat.parent.name))
-        return children
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-4000:]
+def start_web(env: dict) -> Gunicorn:
+    """`gunicorn config.wsgi --workers 2` (with ./gunicorn.conf.py) on the test database. Ready
+    when /metrics answers, not /healthz, whose count the test checks: a probe that gives up
+    under load may still be answered later."""
+    web = Gunicorn(workers=2, env=env)
+    try:
+        return web.wait_ready(timeout=90, path="/metrics", status=401)
+    except BaseException:
+        web.stop()
+        raise
 
 
 WORKER_ENV = (
@@ -146,7 +73,7 @@ def processes(tmp_path):
 def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, settings):
     env, started = processes
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
-    web = Gunicorn(env)
+    web = start_web(env)
     started.append(web)
     worker = Worker(**{key: env[key] for key in WORKER_ENV})
     started.append(worker)
@@ -185,7 +112,7 @@ def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, s
         order = BulkOrder.objects.get(pk=body["data"]["order_id"])
         return order.status != "processing" and receiver.requests
 
-    wait_for(ended, timeout=60, what="the backorder and its webhook", workers=[worker, web])
+    wait_for(ended, timeout=60, what="the backorder and its webhook", processes=[worker, web])
     # A carrier error: an order whose carrier reference the carrier does not know.
     broken = BulkOrder.objects.create(
         organization=org,
@@ -210,7 +137,7 @@ def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, s
         lambda: "CarrierError" in worker.output(),
         timeout=30,
         what="the carrier error",
-        workers=[worker],
+        processes=[worker],
     )
     worker.stop()  # its samples stay in the directory: counters of a dead process still count
     worker_log = Path(worker.log.name).read_text()
@@ -233,7 +160,7 @@ def test_counters_add_up_across_two_web_workers_and_a_celery_worker(processes, s
         int(m)
         for m in re.findall(r"_(\d+)\.db", " ".join(os.listdir(env["PROMETHEUS_MULTIPROC_DIR"])))
     }
-    assert len(sample_pids & web.worker_pids()) == 2, web.output()
+    assert len(sample_pids & web.child_pids()) == 2, web.output()
 
     first = parse(scrapes[0][1])
     for _, text in scrapes[1:]:

@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 
 from orders import services
 from orders.models import BulkOrder
-from tests.orders.conftest import ledger, make_numbers
+from tests.support.factories import ledger, make_numbers
+from tests.support.staff import staff_login
 
 BULK = "/v1/phone-numbers/bulk"
 CHANGELIST = "/admin/orders/bulkorder/"
@@ -12,7 +13,7 @@ CHANGELIST = "/admin/orders/bulkorder/"
 @pytest.fixture
 def staff_client(client, db):
     user = get_user_model().objects.create_superuser("staff", "staff@example.com", "pw")
-    client.force_login(user)
+    staff_login(client, user)
     return client
 
 

@@ -10,8 +10,7 @@ from orders.models import BulkOrder
 from orders.services import bulk_order_fulfil
 from phone_numbers.models import PhoneNumber
 from phone_numbers.serializers import PATTERN_MESSAGE
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 ROUTING = {

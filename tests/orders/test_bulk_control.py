@@ -16,8 +16,8 @@ from orders.models import BulkOrder
 from orders.signals import bulk_order_finished
 from phone_numbers.allocation import Criteria
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
+from tests.support.staff import staff_login
 
 BULK = "/v1/phone-numbers/bulk"
 QUOTE = "/v1/phone-numbers/bulk/quote"
@@ -520,7 +520,7 @@ def test_the_admin_page_of_a_10000_number_order_stays_small(db, client, django_u
     small = api.post(BULK, {"quantity": 2, "area_code": "212"})
     assert (big.status_code, small.status_code) == (200, 200)
     staff = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
-    client.force_login(staff)
+    staff_login(client, staff)
     orders = list(BulkOrder.objects.all())
     client.get(f"/admin/orders/bulkorder/{orders[0].id}/change/")  # session, caches: not counted
     pages = {}
@@ -542,7 +542,7 @@ def test_the_admin_lists_mode_deadline_and_who_ended_an_order(alice, client, dja
     ]["order_id"]
     cancel(alice, order_id)
     staff = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
-    client.force_login(staff)
+    staff_login(client, staff)
 
     listing = client.get("/admin/orders/bulkorder/", {"ended_by__exact": "client"})
     detail = client.get(f"/admin/orders/bulkorder/{order_id}/change/").content.decode()

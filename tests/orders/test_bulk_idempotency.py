@@ -8,8 +8,7 @@ from django.db import connections
 
 from accounts.models import CreditTransaction
 from orders.models import BulkOrder
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, make_numbers
+from tests.support.factories import assert_ledger_balances, make_api, make_numbers, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 

@@ -12,8 +12,7 @@ from orders.models import BulkOrder
 from orders.signals import bulk_order_finished
 from phone_numbers.allocation import Criteria
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_org
-from tests.orders.conftest import assert_ledger_balances, make_numbers
+from tests.support.factories import assert_ledger_balances, make_numbers, make_org
 
 pytestmark = [
     pytest.mark.postgres,

@@ -10,8 +10,7 @@ from django.db import connections
 from orders import services
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
 
 pytestmark = [
     pytest.mark.postgres,

@@ -11,7 +11,7 @@ from orders.staff_services import staff_order_close
 from phone_numbers.carriers import CarrierError, get_carrier
 from phone_numbers.carriers.simulated import SimulatedCarrier
 from phone_numbers.models import PhoneNumber
-from tests.orders.conftest import assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import assert_ledger_balances, ledger, make_numbers
 
 BULK = "/v1/phone-numbers/bulk"
 

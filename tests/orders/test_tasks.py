@@ -6,7 +6,7 @@ from orders import tasks
 from orders.models import BulkOrder
 from phone_numbers.carriers import CarrierError
 from phone_numbers.carriers.simulated import SimulatedCarrier
-from tests.orders.conftest import ledger
+from tests.support.factories import ledger
 
 BULK = "/v1/phone-numbers/bulk"
 

@@ -14,9 +14,8 @@ from orders.models import BulkOrder, CarrierOrder, CarrierWebhookEvent
 from phone_numbers.carriers import CarrierError
 from phone_numbers.models import PhoneNumber
 from phone_numbers.services import release as phone_number_services
-from tests.conftest import make_api, make_org
 from tests.fakes.telnyx import FakeTelnyx
-from tests.orders.conftest import assert_ledger_balances, ledger
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_org
 
 BULK = "/v1/phone-numbers/bulk"
 WEBHOOK = "/carrier/telnyx/webhooks"

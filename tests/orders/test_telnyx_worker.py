@@ -4,9 +4,9 @@ import pytest
 
 from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_ledger_balances, ledger
-from tests.orders.test_worker import wait_for, workers  # noqa: F401 (the fixture)
+from tests.orders.test_worker import workers  # noqa: F401 (the fixture)
+from tests.support.factories import assert_ledger_balances, ledger, make_api, make_org
+from tests.support.processes import wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -42,7 +42,7 @@ def ended(order_id, worker, timeout=60):
         ),
         timeout=timeout,
         what="the order to end",
-        workers=[worker],
+        processes=[worker],
     )
 
 

@@ -1,22 +1,21 @@
 """End to end with a real Celery worker process on the real broker (not eager mode)."""
 
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 
 from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import assert_integrity, assert_ledger_balances, ledger, make_numbers
+from tests.support.factories import (
+    assert_integrity,
+    assert_ledger_balances,
+    ledger,
+    make_api,
+    make_numbers,
+    make_org,
+)
+from tests.support.processes import Worker, wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,61 +31,9 @@ ROUTING = {
 }
 
 
-def database_url_of_test_db() -> str:
-    db = settings.DATABASES["default"]
-    credentials = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-class Worker:
-    """`celery -A config worker` in its own process group, on the test database."""
-
-    def __init__(self, *, beat=False, **env):
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115 (outlives __init__)
-        self.schedule = Path(tempfile.mkdtemp()) / "beat-schedule"
-        command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
-            "--concurrency", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-            "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-        ]  # fmt: skip
-        if beat:
-            command += ["--beat", "--schedule", str(self.schedule)]
-        self.process = subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url_of_test_db(),
-                "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-only-secret-key",
-                **{key: str(value) for key, value in env.items()},
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-4000:]
-
-
 @pytest.fixture
 def workers():
+    """workers(**kwargs) starts a tests.support.processes.Worker; all are stopped afterwards."""
     started = []
 
     def start(**kwargs):
@@ -97,17 +44,6 @@ def workers():
     yield start
     for worker in started:
         worker.stop()
-
-
-def wait_for(predicate, *, timeout, what, workers=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    logs = "\n".join(worker.output() for worker in workers)
-    raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
 def test_a_backorder_completes_through_a_real_worker(workers):
@@ -128,7 +64,7 @@ def test_a_backorder_completes_through_a_real_worker(workers):
         assert data["assigned_count"] + data["pending_count"] + (data["failed_count"] or 0) == 5
         return data if data["status"] != "processing" else None
 
-    data = wait_for(complete, timeout=30, what="the order to complete", workers=[worker])
+    data = wait_for(complete, timeout=30, what="the order to complete", processes=[worker])
     assert data["status"] == "complete"
     assert (data["assigned_count"], data["pending_count"], data["failed_count"]) == (5, 0, None)
     numbers = PhoneNumber.objects.filter(organization=org)
@@ -166,7 +102,7 @@ def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
         ).exists(),
         timeout=30,
         what="the carrier order",
-        workers=[first],
+        processes=[first],
     )
     first.kill()
     order = BulkOrder.objects.get(pk=order_id)
@@ -191,7 +127,7 @@ def test_an_order_completes_after_its_worker_is_killed_mid_fulfilment(workers):
         lambda: BulkOrder.objects.get(pk=order_id).status != "processing",
         timeout=60,
         what="the order to complete after the restart",
-        workers=[second],
+        processes=[second],
     )
     # Includes the worker's own start-up (seconds on a loaded machine).
     print(

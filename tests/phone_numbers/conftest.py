@@ -1,17 +1,6 @@
 import pytest
 
-from phone_numbers.models import PhoneNumber
-from phone_numbers.services.inventory import inventory_add, inventory_row
-
-
-def add_numbers(*numbers: str) -> list[str]:
-    """Put these numbers in inventory as available."""
-    inventory_add(inventory_row(number) for number in numbers)
-    return list(numbers)
-
-
-def owner_of(number: str):
-    return PhoneNumber.objects.get(number=number).organization_id
+from tests.support.factories import add_numbers
 
 
 @pytest.fixture

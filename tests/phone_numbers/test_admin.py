@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from phone_numbers.models import NumberPrice, PhoneNumber
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers
+from tests.support.staff import staff_login
 
 CHANGELIST = "/admin/phone_numbers/phonenumber/"
 
@@ -25,7 +26,7 @@ def staff(db):
 
 def test_it_lists_inventory_with_counts_per_state(client, superuser, inventory):
     PhoneNumber.objects.filter(number="+14155550000").update(state="quarantined")
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(CHANGELIST)
 
@@ -38,7 +39,7 @@ def test_it_lists_inventory_with_counts_per_state(client, superuser, inventory):
 def test_it_filters_by_state_type_and_area_code_and_searches_by_number(
     client, superuser, inventory
 ):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(
         CHANGELIST, {"state": "available", "number_type": "local", "area_code": "212", "q": "0003"}
@@ -52,7 +53,7 @@ def test_it_filters_by_state_type_and_area_code_and_searches_by_number(
 
 def test_it_filters_by_organization(client, superuser, alice, alice_org, inventory):
     alice.post("/v1/phone-numbers/orders", {"numbers": ["+14155550001"]})
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(CHANGELIST, {"organization__id__exact": str(alice_org.id)})
 
@@ -61,7 +62,7 @@ def test_it_filters_by_organization(client, superuser, alice, alice_org, invento
 
 def test_a_superuser_edits_a_price(client, superuser):
     price = NumberPrice.objects.get(number_type="local")
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.post(
         f"/admin/phone_numbers/numberprice/{price.pk}/change/", {"price_cents": 150}
@@ -74,7 +75,7 @@ def test_a_superuser_edits_a_price(client, superuser):
 
 def test_other_staff_only_see_prices(client, staff):
     price = NumberPrice.objects.get(number_type="local")
-    client.force_login(staff)
+    staff_login(client, staff)
 
     response = client.post(
         f"/admin/phone_numbers/numberprice/{price.pk}/change/", {"price_cents": 1}
@@ -87,6 +88,6 @@ def test_other_staff_only_see_prices(client, staff):
 
 def test_seeded_numbers_show_in_the_changelist(client, superuser, db):
     add_numbers("+13125550001")
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     assert "+13125550001" in client.get(CHANGELIST).content.decode()

@@ -11,7 +11,7 @@ from phone_numbers.allocation import (
     count_matching_available,
 )
 from phone_numbers.models import PhoneNumber
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers
 
 NUMBERS_312 = [f"+1312555{n:04d}" for n in range(1001)]
 

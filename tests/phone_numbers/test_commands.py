@@ -5,7 +5,7 @@ from django.core.management import CommandError, call_command
 
 from phone_numbers.inventory_csv import validate_inventory_csv
 from phone_numbers.models import PhoneNumber
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers
 
 
 def seed(*args) -> str:

@@ -11,8 +11,7 @@ from django.db import connection
 
 from accounts.models import CreditTransaction
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers, make_api, make_org
 
 pytestmark = [
     pytest.mark.postgres,

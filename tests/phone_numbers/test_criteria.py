@@ -1,15 +1,16 @@
-"""The criteria of API.md §2.1, on search and on bulk orders: the same matches and the same
-messages on both routes (one definition, phone_numbers.serializers.CriteriaInput and
+"""The criteria of API.md §2.1, on search, quotes and bulk orders: the same matches and the
+same messages on every route (one definition, phone_numbers.serializers.CriteriaInput and
 allocation.criteria_sql)."""
 
 import pytest
 
 from phone_numbers.models import PhoneNumber
 from phone_numbers.serializers import EXCHANGE_MESSAGE, FEATURES_MESSAGE, PATTERN_MESSAGE
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers
 
 SEARCH = "/v1/phone-numbers/search"
 BULK = "/v1/phone-numbers/bulk"
+QUOTE = "/v1/phone-numbers/bulk/quote"
 
 NUMBERS = [
     "+14155552255",  # ends with CALL
@@ -72,8 +73,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(("criteria", "expected"), CASES)
-def test_search_and_bulk_match_the_same_numbers(alice, criteria_inventory, criteria, expected):
+def test_search_quote_and_bulk_match_the_same_numbers(
+    alice, criteria_inventory, criteria, expected
+):
     assert searched(alice, **criteria) == expected
+    quote = alice.post(QUOTE, {"quantity": 100, **criteria})
+    assert quote.status_code == 200, quote.json()
+    assert quote.json()["data"]["available_now"] == len(expected)
     assert bulk_claimed(alice, **criteria) == expected
 
 
@@ -91,13 +97,16 @@ def test_search_shows_features(alice, criteria_inventory):
     }
 
 
-def test_a_bulk_order_short_of_matching_numbers_is_409(alice, criteria_inventory):
-    response = alice.post(BULK, {"quantity": 4, "ends_with": "CALL", "features": ["voice"]})
+def test_a_bulk_order_short_of_matching_numbers_is_409(alice, criteria_inventory, settings):
+    settings.SIMULATED_CARRIER_UNAVAILABLE_AREA_CODES = ["415"]  # the carrier cannot top up
+    body = {"quantity": 4, "area_code": "415", "ends_with": "CALL", "features": ["voice"]}
 
-    # The fake carrier supplies by type and area code only; with no area code it cannot.
-    assert response.status_code in (202, 409)
-    if response.status_code == 409:
-        assert response.json()["error"]["details"]["available_count"] == 2
+    response = alice.post(BULK, body)
+
+    assert response.status_code == 409, response.json()
+    # Of 415's two numbers ending CALL, one has voice disabled.
+    assert response.json()["error"]["details"]["available_count"] == 1
+    assert PhoneNumber.objects.filter(state=PhoneNumber.State.ASSIGNED).count() == 0
 
 
 DIGITS_FIELDS = ("pattern", "contains", "starts_with", "ends_with")
@@ -125,10 +134,10 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("route", [SEARCH, BULK])
+@pytest.mark.parametrize("route", [SEARCH, BULK, QUOTE])
 @pytest.mark.parametrize(("body", "details"), INVALID)
 def test_every_route_refuses_bad_criteria_with_the_same_message(alice, db, route, body, details):
-    response = alice.post(route, {**({"quantity": 1} if route == BULK else {}), **body})
+    response = alice.post(route, {**({"quantity": 1} if route != SEARCH else {}), **body})
 
     assert response.status_code == 422, response.json()
     assert response.json()["error"]["details"] == details

@@ -4,8 +4,7 @@ from django.db import connection
 from accounts import scopes
 from accounts.models import CreditTransaction
 from phone_numbers.models import NumberPrice, PhoneNumber
-from tests.conftest import make_api, make_org
-from tests.phone_numbers.conftest import add_numbers, owner_of
+from tests.support.factories import add_numbers, make_api, make_org, owner_of
 
 ORDERS = "/v1/phone-numbers/orders"
 LOCAL_A, LOCAL_B, TOLL_FREE = "+14155550001", "+14155550002", "+18005550001"

@@ -7,8 +7,8 @@ from django.contrib.auth.models import Permission
 
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give, number
+from tests.support.factories import add_numbers, give, number
+from tests.support.staff import staff_login
 
 CHANGELIST = "/admin/phone_numbers/phonenumber/"
 
@@ -45,7 +45,7 @@ def test_the_number_page_shows_its_history_with_order_and_who(client, superuser,
     number_id = PhoneNumber.objects.get(number="+13125550100").pk
     alice.delete(f"/v1/phone-numbers/{number_id}")
     order_id = BulkOrder.objects.get().id
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(detail(number_id))
 
@@ -62,7 +62,7 @@ def test_staff_with_the_release_permission_release_numbers_with_a_reason(client,
     available = add_numbers("+14155550102")
     available_id = PhoneNumber.objects.get(number=available[0]).pk
     user = staff_with("view_phonenumber", "release_phonenumber")
-    client.force_login(user)
+    staff_login(client, user)
 
     response = run_action(client, "release_numbers", [*ids.values(), available_id])
 
@@ -84,7 +84,7 @@ def test_staff_with_the_release_permission_release_numbers_with_a_reason(client,
 
 def test_the_release_action_asks_for_a_reason_first(client, alice_org):
     ids = give(alice_org, "+14155550100")
-    client.force_login(staff_with("view_phonenumber", "release_phonenumber"))
+    staff_login(client, staff_with("view_phonenumber", "release_phonenumber"))
 
     response = client.post(
         CHANGELIST, {"action": "release_numbers", ACTION_CHECKBOX_NAME: list(ids.values())}
@@ -97,7 +97,7 @@ def test_the_release_action_asks_for_a_reason_first(client, alice_org):
 
 def test_staff_without_the_permission_get_no_release_action(client, alice_org):
     ids = give(alice_org, "+14155550100")
-    client.force_login(staff_with("view_phonenumber"))
+    staff_login(client, staff_with("view_phonenumber"))
 
     response = run_action(client, "release_numbers", list(ids.values()))
 
@@ -109,12 +109,12 @@ def test_returning_to_the_carrier_is_superuser_only(client, superuser, alice_org
     ids = give(alice_org, "+14155550100")
     add_numbers("+14155550101")
     spare = PhoneNumber.objects.get(number="+14155550101").pk
-    client.force_login(staff_with("view_phonenumber", "release_phonenumber"))
+    staff_login(client, staff_with("view_phonenumber", "release_phonenumber"))
 
     run_action(client, "return_numbers", [*ids.values(), spare])
 
     assert number(ids["+14155550100"]).state == "assigned"
-    client.force_login(superuser)
+    staff_login(client, superuser)
     response = run_action(client, "return_numbers", [*ids.values(), spare])
 
     assert "Returned 2 number(s)." in [str(m) for m in response.context["messages"]]

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from phone_numbers.models import NumberPrice, PhoneNumber, PhoneNumberEvent
 from phone_numbers.services import release as services
-from tests.conftest import make_api, make_org
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give
+from tests.support.factories import add_numbers, give, make_api, make_org
 
 pytestmark = [
     pytest.mark.postgres,

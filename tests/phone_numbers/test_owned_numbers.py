@@ -9,9 +9,7 @@ from django.utils import timezone
 from accounts import scopes
 from accounts.models import CreditTransaction
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
-from tests.conftest import make_api, make_org
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give, number
+from tests.support.factories import add_numbers, give, make_api, make_org, number
 
 ANY = object()  # any message will do
 LIST = "/v1/phone-numbers"

@@ -15,9 +15,7 @@ from phone_numbers import selectors
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from phone_numbers.services import release as services
 from phone_numbers.tasks import end_quarantines
-from tests.conftest import make_api
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give, number
+from tests.support.factories import add_numbers, give, make_api, number
 
 BULK_RELEASE = "/v1/phone-numbers/bulk/release"
 ORDERS = "/v1/phone-numbers/orders"

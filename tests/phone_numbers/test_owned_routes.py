@@ -13,8 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from accounts.services import api_key_create
 from orders.models import BulkOrder
 from phone_numbers.services.reservations import reservation_create
-from tests.phone_numbers.conftest import add_numbers
-from tests.phone_numbers.owned import give
+from tests.support.factories import add_numbers, give
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_send_test
 

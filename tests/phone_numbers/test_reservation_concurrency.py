@@ -13,8 +13,7 @@ from django.db import connection
 from api.errors import InsufficientInventory
 from phone_numbers.models import PhoneNumber, ReservationNumber
 from phone_numbers.services.reservations import reservation_create
-from tests.conftest import make_org
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers, make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

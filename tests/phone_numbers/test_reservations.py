@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from phone_numbers.models import PhoneNumber, Reservation
 from phone_numbers.services.reservations import reservations_tidy
-from tests.phone_numbers.conftest import add_numbers, owner_of
+from tests.support.factories import add_numbers, owner_of
 
 RESERVATIONS = "/v1/phone-numbers/reservations"
 SEARCH = "/v1/phone-numbers/search"

@@ -2,8 +2,7 @@ import pytest
 
 from accounts import scopes
 from phone_numbers.models import PhoneNumber
-from tests.conftest import make_api
-from tests.phone_numbers.conftest import add_numbers
+from tests.support.factories import add_numbers, make_api
 
 SEARCH = "/v1/phone-numbers/search"
 

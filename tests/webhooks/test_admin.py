@@ -3,7 +3,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import StaffAction
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_terminal_order
+from tests.support.staff import staff_login
 from webhooks import services
 from webhooks.models import WebhookDelivery
 
@@ -19,7 +20,7 @@ def superuser(db):
 
 @pytest.fixture
 def superuser_client(client, superuser):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     return client
 
 

@@ -3,8 +3,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from tests.conftest import make_org
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_org, make_terminal_order
 from webhooks import services
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
 

@@ -12,9 +12,8 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tests.conftest import make_org
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
-from tests.webhooks.trickle import TricklingReceiver
+from tests.support.factories import make_endpoint, make_org, make_terminal_order
+from tests.support.receivers import TricklingReceiver
 from webhooks import services, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery
 

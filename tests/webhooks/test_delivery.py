@@ -10,7 +10,7 @@ from django.utils import timezone
 from orders.models import BulkOrder
 from orders.selectors import with_assigned_numbers
 from orders.serializers import BulkOrderSerializer
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_terminal_order
 from webhooks import services, transport
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
 

@@ -116,7 +116,7 @@ def test_patch_refuses_unknown_fields_and_the_secret(alice, receiver):
 def test_a_disabled_endpoint_gets_no_new_deliveries(alice, alice_org, receiver, eager_sends):
     from django.db import transaction
 
-    from tests.webhooks.conftest import make_terminal_order
+    from tests.support.factories import make_terminal_order
 
     endpoint = create(alice, receiver.url())
     alice.patch(f"/v1/webhooks/{endpoint['id']}", {"enabled": False})
@@ -289,7 +289,7 @@ def test_another_organizations_endpoints_and_deliveries_are_404(alice, bob, rece
 
 def test_read_keys_cannot_use_the_write_routes(alice_org, receiver):
     from accounts import scopes
-    from tests.conftest import make_api
+    from tests.support.factories import make_api
 
     writer = make_api(alice_org)
     reader = make_api(alice_org, key_scopes=[scopes.WEBHOOKS_READ])

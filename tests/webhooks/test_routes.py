@@ -5,8 +5,7 @@ import pytest
 from django.db import transaction
 
 from accounts import scopes
-from tests.conftest import make_api
-from tests.webhooks.conftest import make_terminal_order
+from tests.support.factories import make_api, make_terminal_order
 from webhooks import services
 from webhooks.models import WebhookEndpoint
 

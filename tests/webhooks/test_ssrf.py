@@ -3,7 +3,7 @@ import ipaddress
 import pytest
 from django.db import transaction
 
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
+from tests.support.factories import make_endpoint, make_terminal_order
 from webhooks import services, transport
 from webhooks.models import WebhookDelivery
 

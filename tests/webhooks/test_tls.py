@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from tests.webhooks.conftest import RECEIVER_PORTS
+from tests.support.receivers import RECEIVER_PORTS
 from webhooks import transport
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")

@@ -5,23 +5,20 @@ stay on the trickling receiver until the soft time limit; without the queue spli
 message waits behind every delivery queued before it."""
 
 import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 
-from tests.conftest import make_api, make_org
-from tests.orders.conftest import make_numbers
-from tests.orders.test_worker import database_url_of_test_db, wait_for
-from tests.webhooks.conftest import make_endpoint, make_terminal_order
-from tests.webhooks.trickle import TricklingReceiver
+from tests.support.factories import (
+    make_api,
+    make_endpoint,
+    make_numbers,
+    make_org,
+    make_terminal_order,
+)
+from tests.support.processes import Worker, wait_for
+from tests.support.receivers import TricklingReceiver
 from webhooks import services
 from webhooks.models import DeliveryAttempt, WebhookDelivery
 
@@ -34,63 +31,19 @@ pytestmark = [
 SLOW_DELIVERIES = 8  # 4 rounds of 10 s on 2 processes if they were ahead in one queue
 
 
-class DevWorker:
-    """The worker line of Procfile.dev, on the test database."""
-
-    def __init__(self):
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="worker-", suffix=".log", delete=False)  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "celery,webhooks",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"wh-{uuid.uuid4().hex[:8]}@%h",
-            ],  # fmt: skip
-            cwd=settings.BASE_DIR,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url_of_test_db(),
-                "SECRET_KEY": settings.SECRET_KEY,
-                "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
-                "WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION": str(SLOW_DELIVERIES),
-                "SIMULATED_CARRIER_DELAY_SECONDS": "0",
-            },
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-6000:]
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
 @pytest.fixture
 def dev_worker():
-    worker = DevWorker()
+    """The worker line of Procfile.dev (`-Q celery,webhooks --concurrency 2`), on the test
+    database."""
+    worker = Worker(
+        queues="celery,webhooks",
+        concurrency=2,
+        WEBHOOKS_ALLOW_PRIVATE_TARGETS=1,
+        WEBHOOKS_MAX_IN_FLIGHT_PER_ORGANIZATION=SLOW_DELIVERIES,
+        SIMULATED_CARRIER_DELAY_SECONDS=0,
+    )
     yield worker
-    worker.stop()
+    worker.stop(timeout=20)
 
 
 @pytest.fixture
@@ -108,7 +61,10 @@ def test_a_bulk_order_completes_while_slow_receivers_hold_deliveries(
     dev_worker, trickling_receiver
 ):
     wait_for(
-        lambda: "ready." in dev_worker.output(), timeout=60, what="the worker", workers=[dev_worker]
+        lambda: "ready." in dev_worker.output(),
+        timeout=60,
+        what="the worker",
+        processes=[dev_worker],
     )
     victim = make_org("Slow Receivers")
     for i in range(SLOW_DELIVERIES):
@@ -123,7 +79,7 @@ def test_a_bulk_order_completes_while_slow_receivers_hold_deliveries(
         lambda: trickling_receiver.accepted >= 2,
         timeout=30,
         what="the first sends",
-        workers=[dev_worker],
+        processes=[dev_worker],
     )
 
     ordered = time.monotonic()
@@ -134,7 +90,7 @@ def test_a_bulk_order_completes_while_slow_receivers_hold_deliveries(
         lambda: (d := api.get(location).json()["data"])["status"] != "processing" and d,
         timeout=60,
         what="the order to complete",
-        workers=[dev_worker],
+        processes=[dev_worker],
     )
     took = time.monotonic() - ordered
 
@@ -146,7 +102,7 @@ def test_a_bulk_order_completes_while_slow_receivers_hold_deliveries(
         lambda: DeliveryAttempt.objects.count() >= SLOW_DELIVERIES,
         timeout=90,
         what="every slow delivery to be attempted",
-        workers=[dev_worker],
+        processes=[dev_worker],
     )
     attempts = list(DeliveryAttempt.objects.all())
     assert {a.error for a in attempts} == {"timed out after 10 s"}
