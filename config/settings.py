@@ -158,6 +158,13 @@ if IS_POSTGRES:
     # An unreachable server fails a request (503) or /readyz in seconds, not after the
     # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Behind PgBouncer in transaction mode (README: Running on several machines) a named,
+    # server-side cursor does not outlive its transaction, so QuerySet.iterator() reads
+    # client-side. Parameters stay bound client-side (Django's default: no server_side_binding),
+    # so psycopg never prepares a statement the pooler could hand to another connection.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "PGBOUNCER_TRANSACTION_MODE", default=False
+    )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
