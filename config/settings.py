@@ -279,6 +279,16 @@ NUMBER_QUARANTINE_SWEEP_SECONDS = env_int(
 NUMBER_QUARANTINE_SWEEP_BATCH_SIZE = env_int(
     "NUMBER_QUARANTINE_SWEEP_BATCH_SIZE", default=1000, min_value=1, max_value=100_000
 )
+# Reservations (API.md §2.2): numbers one organization may hold at once in unexpired
+# reservations, so one customer cannot freeze the stock.
+RESERVATION_MAX_ACTIVE_NUMBERS = env_int(
+    "RESERVATION_MAX_ACTIVE_NUMBERS", default=1000, min_value=1, max_value=1_000_000
+)
+# The tidy task writes expired reservations down and clears their numbers' hold columns. Expiry
+# itself needs no task: every claim compares the expiry time.
+RESERVATION_TIDY_SECONDS = env_int(
+    "RESERVATION_TIDY_SECONDS", default=300, min_value=1, max_value=24 * 60 * 60
+)
 
 # --- Carrier (API.md §6; docs/carriers.md) --------------------------------------------------------
 CARRIER_BACKEND = env_choice(
@@ -535,6 +545,10 @@ CELERY_BEAT_SCHEDULE = {
     "end-number-quarantines": {
         "task": "phone_numbers.tasks.end_quarantines",
         "schedule": NUMBER_QUARANTINE_SWEEP_SECONDS,
+    },
+    "tidy-expired-reservations": {
+        "task": "phone_numbers.tasks.tidy_expired_reservations",
+        "schedule": RESERVATION_TIDY_SECONDS,
     },
 }
 

@@ -83,8 +83,9 @@ def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
             copy.write(buffer.getvalue())
         cursor.execute(
             f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
-            "mms_enabled, created_at, updated_at) "
-            f"SELECT gen_random_uuid(), number, number_type, area_code, %s, true, true, %s, %s "
+            "mms_enabled, voice_enabled, created_at, updated_at) "
+            f"SELECT gen_random_uuid(), number, number_type, area_code, %s, true, true, true, "
+            "%s, %s "
             # In number order: the three indexes on number are filled left to right.
             f"FROM {_STAGE} ORDER BY number ON CONFLICT (number) DO NOTHING",
             [PhoneNumber.State.AVAILABLE, now, now],
