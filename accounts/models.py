@@ -177,6 +177,7 @@ class StaffAction(models.Model):
         ORGANIZATION_RENAME = "organization_rename", "organization renamed"
         TWO_FACTOR_ENROL = "two_factor_enrol", "two-factor device enrolled"
         TWO_FACTOR_RESET = "two_factor_reset", "two-factor devices reset"
+        RESERVATION_RELEASE = "reservation_release", "reservation released"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="staff_actions")

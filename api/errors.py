@@ -63,6 +63,10 @@ class InsufficientInventory(ApiError):
     status_code, code, message = 409, "INSUFFICIENT_INVENTORY", "insufficient inventory"
 
 
+class ReservationNotActive(ApiError):
+    status_code, code, message = 409, "RESERVATION_NOT_ACTIVE", "the reservation is not active"
+
+
 class IdempotencyKeyInUse(ApiError):
     status_code, code = 409, "IDEMPOTENCY_KEY_IN_USE"
     message = "a request with this idempotency key is still being processed"

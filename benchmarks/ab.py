@@ -8,7 +8,13 @@ windows each).
     DATABASE_URL=postgres://... .venv/bin/python -m benchmarks.ab /tmp/base
 
 The other checkout runs with this checkout's .venv and this checkout's migrations' database;
-compare code changes, not schema changes."""
+compare code changes, not schema changes. To compare a setting instead, pass this checkout
+twice and give each side its own variables:
+
+    AB_BASE_ENV="DATABASE_POOL_SIZE=0" AB_THIS_ENV="DATABASE_POOL_SIZE=4" \
+        .venv/bin/python -m benchmarks.ab .
+
+Both sides run as the Procfile runs web (benchmarks.harness.procfile_web_args), 2 workers."""
 
 import os
 import statistics
@@ -41,19 +47,16 @@ def main() -> int:
         orgs = h.make_organizations(bench, [f"ab-{i}" for i in range(17)])
         secrets = [orgs[f"ab-{i}"][1] for i in range(17)]
         ports = {"base": 9745, "this": 9746}
-        for src, port in ((base, ports["base"]), (h.ROOT, ports["this"])):
+        for name, src in (("base", base), ("this", h.ROOT)):
+            side_env = {**env, "WEB_CONCURRENCY": "2"}
+            for item in os.environ.get(f"AB_{name.upper()}_ENV", "").split():
+                key, _, value = item.partition("=")
+                side_env[key] = value
             procs.append(
                 subprocess.Popen(
-                    [
-                        str(h.BIN / "gunicorn"),
-                        "config.wsgi",
-                        "--bind",
-                        f"127.0.0.1:{port}",
-                        "--workers",
-                        "4",
-                    ],
+                    h.procfile_web_args(side_env, ports[name]),
                     cwd=src,
-                    env=env,
+                    env=side_env,
                     stderr=subprocess.DEVNULL,
                 )
             )
@@ -79,14 +82,23 @@ def main() -> int:
             )
         sizes = h.Sizes(throughput_seconds=5.0)
         rates = {name: [] for name in ports}
+        cpu = {name: [0.0, 0] for name in ports}  # web CPU seconds, orders
+        masters = dict(zip(ports, (process.pid for process in procs), strict=True))
         for window in range(3):
             for name in ("base", "this") if window % 2 == 0 else ("this", "base"):
                 keys = secrets[:8] if name == "base" else secrets[8:16]
-                rates[name].append(
-                    h.measure_throughput(ports[name], keys, 8, sizes, [])["orders_per_s"]
-                )
+                workers = h.children_of(masters[name])
+                before = h.process_cpu_seconds(workers)
+                run = h.measure_throughput(ports[name], keys, 8, sizes, [])
+                cpu[name][0] += h.cpu_spent(before, h.process_cpu_seconds(workers))
+                cpu[name][1] += run["orders"]
+                rates[name].append(run["orders_per_s"])
         for name, values in rates.items():
-            print(f"8 clients {name}: {values} mean {statistics.mean(values):.1f} orders/s")
+            per_order = cpu[name][0] * 1000 / max(cpu[name][1], 1)
+            print(
+                f"8 clients {name}: {values} mean {statistics.mean(values):.1f} orders/s, "
+                f"web CPU {per_order:.2f} ms/order"
+            )
     finally:
         for process in procs:
             process.terminate()

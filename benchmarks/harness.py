@@ -10,7 +10,9 @@ import json
 import os
 import platform
 import random
+import re
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -22,6 +24,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from benchmarks import floor as floors
+from benchmarks import scale
+from benchmarks.report import draw_chart, judge, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -35,18 +41,31 @@ class Sizes:
     # sequential requests per quantity (after WARMUP), for the service and for the floor
     runs: dict = field(default_factory=lambda: {1: 300, 100: 100, 1000: 30, 10_000: 10})
     warmup: int = 5
-    throughput_clients: tuple = (1, 8, 32)
+    throughput_clients: tuple = (1, 8, 32, 64)
     throughput_quantity: int = 10
     throughput_seconds: float = 10.0
     search_runs: int = 500
-    backorder_quantity: int = 1000
+    backorder_quantity: int = 10_000
+    # BENCH_SCALE=10m only: how many of the numbers are assigned before the runs, to how many
+    # organizations, and how many of them the one whose owned-number list is paged holds.
+    assigned: int = 0
+    owners: int = 0
+    big_owner_numbers: int = 0
+    owned_page_runs: int = 200
 
 
 FULL = Sizes()
+# BENCH_SCALE=10m: 10 M numbers, 9 M of them owned by 1,000 organizations (one holds 1 M).
+SCALE_10M = Sizes(
+    inventory=10_000_000,
+    assigned=9_000_000,
+    owners=1_000,
+    big_owner_numbers=1_000_000,
+)
 SMOKE = Sizes(
     # The service and the floor each take (warmup + runs) × quantity numbers: ~23,000 here
     # (no warmup, so that quantity 10,000 is measured without seeding twice as many).
-    inventory=30_000,
+    inventory=40_000,
     runs={1: 10, 100: 5, 1000: 1, 10_000: 1},
     warmup=0,
     throughput_clients=(1, 4),
@@ -54,16 +73,6 @@ SMOKE = Sizes(
     search_runs=10,
     backorder_quantity=20,
 )
-
-TARGETS = {
-    "ratio_q1000_max": 2.0,
-    "q1_p50_ms_max": 15.0,
-    "orders_per_s_at_8_min": 200.0,
-    "search_p99_ms_max": 20.0,
-    "backorder_s_max": 5.0,
-    "seed_s_max": 60.0,
-    "seed_rss_mb_max": 300.0,
-}
 
 
 class BenchError(RuntimeError):
@@ -181,8 +190,25 @@ def measure_seed(env: dict, count: int) -> dict:
     }
 
 
+def procfile_web_args(env: dict, port: int) -> list[str]:
+    """The Procfile's `web:` command as the platform would run it (its worker class, threads,
+    keep-alive; gunicorn.conf.py is read as well), with ${NAME:-default} expanded from `env`
+    and the bind address moved to 127.0.0.1:port."""
+    line = next(
+        line.removeprefix("web:").strip()
+        for line in (ROOT / "Procfile").read_text().splitlines()
+        if line.startswith("web:")
+    )
+    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), line)
+    args = shlex.split(line)
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    args[0] = str(BIN / args[0])
+    return [*args, "--backlog", "2048"]
+
+
 class Stack:
-    """gunicorn and a Celery worker on the benchmark database; logs under results/logs/."""
+    """gunicorn, started as the Procfile starts it, and a Celery worker on the benchmark
+    database; logs under results/logs/."""
 
     def __init__(self, env: dict, port: int, web_workers: int, log_dir: Path):
         self.env, self.port, self.web_workers, self.log_dir = env, port, web_workers, log_dir
@@ -198,19 +224,9 @@ class Stack:
         self.processes.append(process)
 
     def __enter__(self):
-        self._start(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-                "--backlog",
-                "2048",
-            ],
-        )
+        env = {**self.env, "WEB_CONCURRENCY": str(self.web_workers)}
+        self.web_args = procfile_web_args(env, self.port)
+        self._start("web", self.web_args)
         self._start(
             "worker",
             [
@@ -224,7 +240,8 @@ class Stack:
                 "2",
             ],
         )
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded shared machine four gunicorn workers took over a minute to boot.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             for process in self.processes:
                 if process.poll() is not None:
@@ -255,23 +272,30 @@ class Stack:
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
-def request(port: int, method: str, path: str, body=None, secret=None):
-    """One request on a fresh connection (gunicorn's sync workers close each one).
-    Returns (status, headers, parsed body, seconds)."""
+def request(port: int, method: str, path: str, body=None, secret=None, conn=None):
+    """One request, on a fresh connection (closed after it) or on `conn`, a kept-alive
+    http.client.HTTPConnection (left open). Returns (status, headers, parsed body, seconds);
+    the seconds include connecting when the connection is new."""
     headers = {"Content-Type": "application/json"} if body is not None else {}
     if secret:
         headers["Authorization"] = f"Bearer {secret}"
     payload = json.dumps(body).encode() if body is not None else None
     started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    fresh = conn is None
+    if fresh:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
         raw = response.read()
         elapsed = time.perf_counter() - started
         return response.status, dict(response.getheaders()), json.loads(raw or b"null"), elapsed
+    except Exception:
+        conn.close()  # a kept-alive connection in an unknown state is not reused
+        raise
     finally:
-        conn.close()
+        if fresh:
+            conn.close()
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -327,12 +351,12 @@ def warm_up(port, secret, web_workers: int, returned: list) -> None:
 
 def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, returned: list):
     """Measurements 1 and 2: sequential immediate orders per quantity through the service and,
-    interleaved with them (so both see the same inventory and the same machine load), the
-    floor. The query count comes from the server (X-Bench-Query-Count)."""
-    service, floor = {}, {}
+    interleaved with them (so all see the same inventory and the same machine load), the two
+    floors of benchmarks.floor. The query count comes from the server (X-Bench-Query-Count)."""
+    service, minimal, same = {}, {}, {}
     with psycopg.connect(libpq_url(bench_url)) as conn:
         for quantity, runs in sizes.runs.items():
-            latencies, floor_latencies, counts = [], [], []
+            latencies, minimal_latencies, same_latencies, counts = [], [], [], []
             for index in range(sizes.warmup + runs):
                 status, headers, body, elapsed = request(
                     port, "POST", "/v1/phone-numbers/bulk", bulk_body(quantity), secret
@@ -341,11 +365,15 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
                     raise BenchError(f"bulk quantity {quantity}: {status} {str(body)[:300]}")
                 returned.extend(body["data"]["assigned_numbers"])
                 started = time.perf_counter()
-                returned.extend(floor_order(conn, floor_org_id, quantity))
-                floor_elapsed = time.perf_counter() - started
+                floors.minimal_order(conn, quantity)  # its own table: not in `returned`
+                minimal_elapsed = time.perf_counter() - started
+                started = time.perf_counter()
+                returned.extend(floors.same_statements_order(conn, floor_org_id, quantity))
+                same_elapsed = time.perf_counter() - started
                 if index >= sizes.warmup:
                     latencies.append(elapsed)
-                    floor_latencies.append(floor_elapsed)
+                    minimal_latencies.append(minimal_elapsed)
+                    same_latencies.append(same_elapsed)
                     counts.append(int(headers[QUERY_COUNT_HEADER]))
             # The usual count, and every count seen: a key's first request in a minute also
             # records last_used_at (one more UPDATE), whatever the quantity.
@@ -354,79 +382,40 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
                 "queries": statistics.mode(counts),
                 "queries_seen": sorted(set(counts)),
             }
-            floor[quantity] = summary_ms(floor_latencies)
-    return service, floor
+            minimal[quantity] = summary_ms(minimal_latencies)
+            same[quantity] = summary_ms(same_latencies)
+
+    def ratios(floor, key):
+        return {q: round(service[q][key] / floor[q][key], 2) for q in service}
+
+    return {
+        "service": service,
+        "floor": minimal,
+        "floor_same_statements": same,
+        "ratio_p50": ratios(minimal, "p50_ms"),
+        "ratio_p99": ratios(minimal, "p99_ms"),
+        "ratio_p50_same_statements": ratios(same, "p50_ms"),
+    }
 
 
-FLOOR_SQL = {
-    "lock": "SELECT balance_cents, held_cents FROM accounts_organization WHERE id = %s FOR UPDATE",
-    # A claim of the same shape as phone_numbers.allocation.claim_matching_numbers (which puts
-    # the candidates in a MATERIALIZED CTE and checks the count), without its guards.
-    "claim": (
-        "UPDATE phone_numbers_phonenumber SET state = %s, organization_id = %s, order_id = %s, "
-        "inbound_url = %s, status_url = %s, label = %s, assigned_at = %s, updated_at = %s, "
-        "quarantine_ends_at = NULL WHERE id IN (SELECT id FROM phone_numbers_phonenumber "
-        "WHERE state = %s AND number_type = %s LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING number"
-    ),
-    "charge": (
-        "UPDATE accounts_organization SET balance_cents = balance_cents - %s WHERE id = %s "
-        "RETURNING balance_cents, held_cents"
-    ),
-    "ledger": (
-        "INSERT INTO accounts_credittransaction (id, organization_id, kind, amount_cents, "
-        "held_change_cents, balance_after_cents, held_after_cents, order_id, note, created_at) "
-        "VALUES (gen_random_uuid(), %s, 'charge', %s, 0, %s, %s, NULL, %s, %s)"
-    ),
-}
-
-
-def floor_order(conn, organization_id: str, quantity: int, unit_price: int = 100) -> list[str]:
-    """The floor: one transaction doing what an immediate order must do at minimum (lock the
-    organization, claim + assign, charge, ledger line), straight through psycopg."""
-    cost = quantity * unit_price
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(FLOOR_SQL["lock"], [organization_id])
-        now = datetime.now(UTC)
-        cur.execute(
-            FLOOR_SQL["claim"],
-            [
-                "assigned",
-                organization_id,
-                None,
-                None,
-                None,
-                None,
-                now,
-                now,
-                "available",
-                "local",
-                quantity,
-            ],
-        )
-        numbers = sorted(row[0] for row in cur.fetchall())
-        if len(numbers) != quantity:
-            raise BenchError(f"floor: only {len(numbers)} of {quantity} numbers")
-        cur.execute(FLOOR_SQL["charge"], [cost, organization_id])
-        balance, held = cur.fetchone()
-        cur.execute(
-            FLOOR_SQL["ledger"],
-            [organization_id, -cost, balance, held, f"floor {quantity}", now],
-        )
-    return numbers
-
-
-def process_cpu_seconds(pids) -> float:
-    """User + system CPU of these processes so far (Linux /proc); vanished ones count 0."""
+def process_cpu_seconds(pids) -> dict[int, float]:
+    """pid -> user + system CPU seconds so far (Linux /proc); vanished ones are left out."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    seconds = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return seconds
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two process_cpu_seconds samples by the processes alive at the
+    second (a process that started meanwhile counts whole; one that ended is lost)."""
+    return sum(total - before.get(pid, 0.0) for pid, total in after.items())
 
 
 def children_of(pid: int) -> list[int]:
@@ -451,15 +440,19 @@ def service_pids(web_master: int, bench_url: str) -> tuple[list[int], list[int]]
     return children_of(web_master), backends
 
 
-def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, returned: list):
+def measure_throughput(
+    port, secrets: list[str], clients: int, sizes: Sizes, returned: list, keep_alive=False
+):
     """Measurement 3: `clients` threads, each its own organization, ordering quantity 10 as
-    fast as they can for throughput_seconds."""
+    fast as they can for throughput_seconds; each on a new TCP connection per request, or
+    (keep_alive) on one connection it keeps open."""
     stop_at = time.perf_counter() + sizes.throughput_seconds
     lock = threading.Lock()
     ok, errors, latencies, error_samples = [0], [0], [], []
 
     def client(secret):
         mine, my_latencies, my_errors = [], [], 0
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60) if keep_alive else None
         while time.perf_counter() < stop_at:
             try:
                 status, _, body, elapsed = request(
@@ -468,6 +461,7 @@ def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, ret
                     "/v1/phone-numbers/bulk",
                     bulk_body(sizes.throughput_quantity),
                     secret,
+                    conn=conn,
                 )
             except OSError as exc:
                 my_errors += 1
@@ -481,6 +475,8 @@ def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, ret
                 my_errors += 1
                 with lock:
                     error_samples.append(f"{status} {str(body)[:200]}")
+        if conn is not None:
+            conn.close()
         with lock:
             ok[0] += len(my_latencies)
             errors[0] += my_errors
@@ -496,6 +492,7 @@ def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, ret
     elapsed = time.perf_counter() - started
     return {
         "clients": clients,
+        "keep_alive": keep_alive,
         "seconds": round(elapsed, 2),
         "orders": ok[0],
         "orders_per_s": round(ok[0] / elapsed, 1),
@@ -505,21 +502,47 @@ def measure_throughput(port, secrets: list[str], clients: int, sizes: Sizes, ret
     }
 
 
-def measure_search(port, secret, sizes: Sizes) -> dict:
-    """Measurement 4: POST /v1/phone-numbers/search with random 3-digit patterns."""
-    rng = random.Random(7)
-    latencies, rows = [], []
-    for index in range(sizes.warmup + sizes.search_runs):
-        pattern = f"{rng.randrange(1000):03d}"
-        status, _, body, elapsed = request(
-            port, "POST", "/v1/phone-numbers/search", {"pattern": pattern}, secret
-        )
-        if status != 200:
-            raise BenchError(f"search {pattern}: {status} {str(body)[:300]}")
-        if index >= sizes.warmup:
-            latencies.append(elapsed)
-            rows.append(len(body["data"]))
-    return {**summary_ms(latencies), "pattern_digits": 3, "mean_rows": statistics.mean(rows)}
+# Measurement 4: name -> criteria beside number_type, drawn from a random generator. The default
+# run measures these; BENCH_SCALE=10m adds SCALE_SEARCHES.
+VANITY_WORDS = ("CALL", "CASH", "TAXI", "HOME", "BEST", "SHOP", "FOOD", "LOAN", "CARS", "DENT")
+SEARCHES = {
+    "3-digit pattern": lambda rng: {"pattern": f"{rng.randrange(1000):03d}"},
+    # API.md §2.1 r2: where the digits sit, and a word spelt on the keypad (no area code).
+    "starts_with 3 digits": lambda rng: {"starts_with": f"{rng.randrange(200, 1000):03d}"},
+    "ends_with 4 digits": lambda rng: {"ends_with": f"{rng.randrange(10000):04d}"},
+    "vanity word": lambda rng: {"ends_with": rng.choice(VANITY_WORDS)},
+}
+SCALE_SEARCHES = {
+    **SEARCHES,
+    "1-digit pattern": lambda rng: {"pattern": str(rng.randrange(10))},
+    "2-digit pattern": lambda rng: {"pattern": f"{rng.randrange(100):02d}"},
+    "7-digit pattern": lambda rng: {"pattern": f"{rng.randrange(2_000_000, 10_000_000)}"},
+    "area code": lambda rng: {"area_code": rng.choice(["212", "415", "646", "917", "312"])},
+    "area code + 4-digit pattern": lambda rng: {
+        "area_code": rng.choice(["212", "415", "646"]),
+        "pattern": f"{rng.randrange(10_000):04d}",
+    },
+}
+
+
+def measure_search(port, secret, sizes: Sizes, searches: dict) -> dict:
+    """Measurement 4: POST /v1/phone-numbers/search, each kind of criteria search_runs times."""
+    result = {}
+    for name, criteria_of in searches.items():
+        rng = random.Random(7)
+        latencies, rows = [], []
+        for index in range(sizes.warmup + sizes.search_runs):
+            criteria = criteria_of(rng)
+            status, _, body, elapsed = request(
+                port, "POST", "/v1/phone-numbers/search", criteria, secret
+            )
+            if status != 200:
+                raise BenchError(f"search {criteria}: {status} {str(body)[:300]}")
+            if index >= sizes.warmup:
+                latencies.append(elapsed)
+                rows.append(len(body["data"]))
+        result[name] = {**summary_ms(latencies), "mean_rows": statistics.mean(rows)}
+    return result
 
 
 def measure_backorder(port, secret, sizes: Sizes) -> dict:
@@ -541,7 +564,14 @@ def measure_backorder(port, secret, sizes: Sizes) -> dict:
         if body["data"]["status"] != "processing":
             break
         if time.perf_counter() > deadline:
-            raise BenchError("backorder still processing after 120 s")
+            # A figure, not an abort: the report keeps everything measured before it.
+            log("backorder still processing after 120 s")
+            return {
+                "quantity": quantity,
+                "seconds_202_to_complete": None,
+                "numbers_per_s": None,
+                "status": f"processing after 120 s ({body['data']['assigned_count']} assigned)",
+            }
         time.sleep(0.01)
     elapsed = time.perf_counter() - accepted
     data = body["data"]
@@ -575,7 +605,9 @@ INTEGRITY_SQL = {
         "WHERE t.organization_id = o.id)"
     ),
     "organizations_charged_differently_from_their_numbers": (
-        "SELECT count(*) FROM accounts_organization o WHERE "
+        # BENCH_SCALE=10m: the fixture's owners hold numbers nobody sold them (benchmarks.scale)
+        f"SELECT count(*) FROM accounts_organization o WHERE o.name NOT LIKE "
+        f"'{scale.FIXTURE_OWNER_PREFIX}%%' AND "
         "(SELECT coalesce(-sum(amount_cents), 0) FROM accounts_credittransaction t "
         "WHERE t.organization_id = o.id AND t.kind = 'charge') <> "
         "(SELECT coalesce(sum(pr.price_cents), 0) FROM phone_numbers_phonenumber p "
@@ -600,159 +632,6 @@ def check_integrity(bench_url: str, returned: list[str]) -> dict:
     return result
 
 
-# --- report -------------------------------------------------------------------------------------
-
-
-def judge(report: dict) -> list[tuple[str, str, str, bool]]:
-    """(figure, value, target, passed) rows of the summary table."""
-    latency, floor = report["immediate"]["service"], report["immediate"]["floor"]
-    ratios = report["immediate"]["ratio_p50"]
-    counts = {q: v["queries"] for q, v in latency.items()}
-    rows = []
-    for q in latency:
-        rows.append(
-            (
-                f"quantity {q}: p50/p95/p99 ms (floor p50)",
-                f"{latency[q]['p50_ms']}/{latency[q]['p95_ms']}/{latency[q]['p99_ms']}"
-                f" ({floor[q]['p50_ms']})",
-                "",
-                True,
-            )
-        )
-        target = f"<= {TARGETS['ratio_q1000_max']}x" if q == 1000 else ""
-        passed = ratios[q] <= TARGETS["ratio_q1000_max"] if q == 1000 else True
-        rows.append((f"quantity {q}: service/floor (p50)", f"{ratios[q]}x", target, passed))
-    q1 = latency[min(latency)]["p50_ms"]
-    rows.append(
-        (
-            "quantity 1: p50 ms",
-            f"{q1}",
-            f"< {TARGETS['q1_p50_ms_max']}",
-            q1 < TARGETS["q1_p50_ms_max"],
-        )
-    )
-    rows.append(
-        (
-            "queries per request by quantity",
-            ", ".join(f"{q}: {c}" for q, c in counts.items()),
-            "all equal",
-            len(set(counts.values())) == 1,
-        )
-    )
-    for run in report["throughput"]:
-        target, passed = "", run["errors"] == 0
-        if run["clients"] == 8:
-            target = f">= {TARGETS['orders_per_s_at_8_min']:.0f}/s, 0 errors"
-            passed = passed and run["orders_per_s"] >= TARGETS["orders_per_s_at_8_min"]
-        rows.append(
-            (
-                f"throughput {run['clients']} clients (errors)",
-                f"{run['orders_per_s']}/s ({run['errors']})",
-                target or "0 errors",
-                passed,
-            )
-        )
-    integrity = report["integrity"]
-    rows.append(
-        (
-            "integrity (no number twice, ledger balances)",
-            "ok" if integrity["ok"] else "BROKEN",
-            "ok",
-            integrity["ok"],
-        )
-    )
-    search = report["search"]
-    rows.append(
-        (
-            "search 3-digit p50/p99 ms",
-            f"{search['p50_ms']}/{search['p99_ms']}",
-            f"p99 < {TARGETS['search_p99_ms_max']}",
-            search["p99_ms"] < TARGETS["search_p99_ms_max"],
-        )
-    )
-    back = report["backorder"]
-    rows.append(
-        (
-            f"backorder {back['quantity']}: 202 -> complete s (numbers/s)",
-            f"{back['seconds_202_to_complete']} ({back['numbers_per_s']})",
-            f"< {TARGETS['backorder_s_max']}",
-            back["seconds_202_to_complete"] < TARGETS["backorder_s_max"],
-        )
-    )
-    seed = report["seed"]
-    rows.append(
-        (
-            f"seed {seed['count']}: s, peak RSS MB",
-            f"{seed['seconds']}, {seed['peak_rss_mb']}",
-            f"< {TARGETS['seed_s_max']:.0f} s, < {TARGETS['seed_rss_mb_max']:.0f} MB",
-            seed["seconds"] < TARGETS["seed_s_max"]
-            and seed["peak_rss_mb"] < TARGETS["seed_rss_mb_max"],
-        )
-    )
-    return rows
-
-
-def print_table(rows, smoke: bool) -> None:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(3)]
-    for figure, value, target, passed in rows:
-        verdict = ("PASS" if passed else "FAIL") if target else ""
-        print(f"{figure:<{widths[0]}}  {value:>{widths[1]}}  {target:<{widths[2]}}  {verdict}")
-    if smoke:
-        print("(smoke run: tiny sizes, the targets are for the full run)")
-
-
-def draw_chart(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import logging
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.5))
-    service, floor = report["immediate"]["service"], report["immediate"]["floor"]
-    quantities = list(service)
-    x = range(len(quantities))
-    for offset, (name, data) in zip(
-        (-0.2, 0.2), (("service", service), ("floor", floor)), strict=True
-    ):
-        p50 = [data[q]["p50_ms"] for q in quantities]
-        p99 = [data[q]["p99_ms"] for q in quantities]
-        ax1.bar([i + offset for i in x], p50, width=0.4, label=f"{name} p50")
-        ax1.errorbar(
-            [i + offset for i in x],
-            p50,
-            yerr=[[0] * len(p50), [b - a for a, b in zip(p50, p99, strict=True)]],
-            fmt="none",
-            ecolor="black",
-            capsize=3,
-        )
-    ax1.set_xticks(list(x), [f"q={q}" for q in quantities])
-    ax1.set_ylabel("ms (bar p50, whisker p99)")
-    ax1.set_title("POST /v1/phone-numbers/bulk vs floor")
-    ax1.legend()
-    runs = report["throughput"]
-    ax2.bar([str(r["clients"]) for r in runs], [r["orders_per_s"] for r in runs])
-    ax2.axhline(TARGETS["orders_per_s_at_8_min"], color="red", linestyle="--", label="target at 8")
-    ax2.set_xlabel("concurrent clients (quantity 10)")
-    ax2.set_ylabel("orders/s")
-    ax2.set_title("Throughput")
-    ax2.legend()
-    other = {
-        "search p50 ms": report["search"]["p50_ms"],
-        "search p99 ms": report["search"]["p99_ms"],
-        "backorder s": report["backorder"]["seconds_202_to_complete"],
-        "seed s": report["seed"]["seconds"],
-    }
-    ax3.barh(list(other), list(other.values()))
-    ax3.set_title("Search, backorder, seeding")
-    fig.suptitle(f"{report['machine']['summary']} - {report['finished_at']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def machine_info(bench_url: str) -> dict:
     with psycopg.connect(libpq_url(bench_url)) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
@@ -774,12 +653,57 @@ def machine_info(bench_url: str) -> dict:
     }
 
 
+def measure_throughput_with_cpu(stack, bench_url, secrets, clients, sizes, returned, keep_alive):
+    """measure_throughput, and the CPU the web workers and the PostgreSQL backends spent per
+    order meanwhile (from /proc): on `nproc` cores, nproc / (their sum) is the most orders per
+    second the machine can do."""
+    web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+    web_cpu, db_cpu = process_cpu_seconds(web_pids), process_cpu_seconds(db_pids)
+    client_cpu = time.process_time()  # this process: the load generator
+    run = measure_throughput(stack.port, secrets, clients, sizes, returned, keep_alive)
+    client_cpu = time.process_time() - client_cpu
+    web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
+    if run["orders"]:
+        per_order = 1000 / run["orders"]
+        web_cpu = cpu_spent(web_cpu, process_cpu_seconds(web_pids))
+        db_cpu = cpu_spent(db_cpu, process_cpu_seconds(db_pids))
+        run["web_cpu_ms_per_order"] = round(web_cpu * per_order, 2)
+        run["db_cpu_ms_per_order"] = round(db_cpu * per_order, 2)
+        run["client_cpu_ms_per_order"] = round(client_cpu * per_order, 2)
+    log(
+        f"  {clients} clients{' keep-alive' if keep_alive else ''}: {run['orders_per_s']}/s, "
+        f"{run['errors']} errors, web CPU {run.get('web_cpu_ms_per_order')} ms/order"
+    )
+    return run
+
+
+def prepare_scale_fixture(bench_url: str, sizes: Sizes) -> tuple[dict, str, str]:
+    """BENCH_SCALE=10m: the organizations and the 9 M assigned numbers (benchmarks.scale).
+    Returns (timing, the key secret and id of the organization holding big_owner_numbers)."""
+    started = time.perf_counter()
+    log(f"fixture: {sizes.assigned} numbers owned by {sizes.owners} organizations")
+    owners = make_organizations(
+        bench_url, [f"{scale.FIXTURE_OWNER_PREFIX}{i}" for i in range(sizes.owners)]
+    )
+    owner_ids = [org_id for org_id, _ in owners.values()]  # in creation order: [0] is the big one
+    scale.assign_fixture(bench_url, owner_ids, sizes.assigned, sizes.big_owner_numbers)
+    with psycopg.connect(libpq_url(bench_url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE phone_numbers_phonenumber")
+    big_id, big_secret = owners[f"{scale.FIXTURE_OWNER_PREFIX}0"]
+    timing = {"seconds": round(time.perf_counter() - started, 1), "owners": len(owners)}
+    return timing, big_secret, big_id
+
+
 # --- main ---------------------------------------------------------------------------------------
 
 
 def main() -> int:
     smoke = os.environ.get("BENCH_SMOKE", "0") not in ("", "0")
-    sizes = SMOKE if smoke else FULL
+    scale_name = os.environ.get("BENCH_SCALE", "")
+    if scale_name not in ("", "10m"):
+        print(f"BENCH_SCALE must be 10m or unset, not {scale_name!r}", file=sys.stderr)
+        return 2
+    sizes = SMOKE if smoke else SCALE_10M if scale_name else FULL
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
         print(
@@ -808,53 +732,49 @@ def main() -> int:
         report["seed"] = measure_seed(env, sizes.inventory)
         with psycopg.connect(libpq_url(bench_url), autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE phone_numbers_phonenumber")
+        with psycopg.connect(libpq_url(bench_url)) as conn:
+            floors.prepare_minimal(conn)
         clients = max(sizes.throughput_clients)
         names = ["latency", "floor", "search", "backorder"] + [
             f"client-{i}" for i in range(clients)
         ]
         orgs = make_organizations(bench_url, names)
+        if sizes.assigned:
+            report["scale_fixture"], big_owner_secret, big_owner_id = prepare_scale_fixture(
+                bench_url, sizes
+            )
         returned: list[str] = []
         log(f"starting gunicorn ({web_workers} workers) and a Celery worker on port {port}")
         with Stack(env, port, web_workers, results_dir / "logs") as stack:
+            report["web_command"] = " ".join(stack.web_args)
             warm_up(port, orgs["search"][1], web_workers, returned)
-            log("measurements 1-2: sequential immediate orders, and the floor")
-            service, floor = measure_immediate(
+            log("measurements 1-2: sequential immediate orders, and the two floors")
+            report["immediate"] = measure_immediate(
                 port, orgs["latency"][1], bench_url, orgs["floor"][0], sizes, returned
             )
-            report["immediate"] = {
-                "service": service,
-                "floor": floor,
-                "ratio_p50": {
-                    q: round(service[q]["p50_ms"] / floor[q]["p50_ms"], 2) for q in service
-                },
-                "ratio_p99": {
-                    q: round(service[q]["p99_ms"] / floor[q]["p99_ms"], 2) for q in service
-                },
-            }
-            log("measurement 3: throughput")
+            log("measurement 3: throughput, new connections and keep-alive")
             secrets = [orgs[f"client-{i}"][1] for i in range(clients)]
-            report["throughput"] = []
-            for n in sizes.throughput_clients:
-                # CPU spent per order by the web workers and by PostgreSQL: on a machine with
-                # `nproc` cores, nproc / (their sum) is the most orders per second it can do.
-                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
-                web_cpu, db_cpu = process_cpu_seconds(web_pids), process_cpu_seconds(db_pids)
-                client_cpu = time.process_time()  # this process: the load generator
-                run = measure_throughput(port, secrets, n, sizes, returned)
-                client_cpu = time.process_time() - client_cpu
-                web_pids, db_pids = service_pids(stack.processes[0].pid, bench_url)
-                if run["orders"]:
-                    run["web_cpu_ms_per_order"] = round(
-                        (process_cpu_seconds(web_pids) - web_cpu) * 1000 / run["orders"], 2
-                    )
-                    run["db_cpu_ms_per_order"] = round(
-                        (process_cpu_seconds(db_pids) - db_cpu) * 1000 / run["orders"], 2
-                    )
-                    run["client_cpu_ms_per_order"] = round(client_cpu * 1000 / run["orders"], 2)
-                report["throughput"].append(run)
+            report["throughput"] = [
+                measure_throughput_with_cpu(
+                    stack, bench_url, secrets, n, sizes, returned, keep_alive=keep_alive
+                )
+                for keep_alive in (False, True)
+                for n in sizes.throughput_clients
+            ]
             report["integrity"] = check_integrity(bench_url, returned)
             log("measurement 4: search")
-            report["search"] = measure_search(port, orgs["search"][1], sizes)
+            searches = SCALE_SEARCHES if sizes.assigned else SEARCHES
+            report["search"] = measure_search(port, orgs["search"][1], sizes, searches)
+            if sizes.assigned:
+                log("owned-number list of the organization holding 1 M numbers")
+                report["owned_pages"] = scale.measure_owned_pages(
+                    request,
+                    port,
+                    big_owner_secret,
+                    scale.tenth_thousand_page_cursor(bench_url, big_owner_id),
+                    sizes.owned_page_runs,
+                    summary_ms,
+                )
             log("measurement 5: backorder")
             report["backorder"] = measure_backorder(port, orgs["backorder"][1], sizes)
         report["integrity_after_backorder"] = check_integrity(bench_url, returned)
@@ -871,7 +791,7 @@ def main() -> int:
         {"figure": f, "value": v, "target": t, "pass": p} for f, v, t, p in rows if t
     ]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    name = f"bench-{'smoke-' if smoke else ''}{stamp}"
+    name = f"bench-{'smoke-' if smoke else ''}{scale_name + '-' if scale_name else ''}{stamp}"
     (results_dir / f"{name}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     try:
         draw_chart(report, results_dir / f"{name}.png")

@@ -158,6 +158,27 @@ if IS_POSTGRES:
     # An unreachable server fails a request (503) or /readyz in seconds, not after the
     # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Behind PgBouncer in transaction mode (README: Running on several machines) a named,
+    # server-side cursor does not outlive its transaction, so QuerySet.iterator() reads
+    # client-side. Parameters stay bound client-side (Django's default: no server_side_binding),
+    # so psycopg never prepares a statement the pooler could hand to another connection.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "PGBOUNCER_TRANSACTION_MODE", default=False
+    )
+    # Issue 20 lever, off by default (docs/benchmarks.md has what it measured). Keep it off
+    # behind PgBouncer, which pools server connections itself.
+    # DATABASE_POOL_SIZE=n: Django's native psycopg pool, n connections per process shared by
+    # its threads (gthread); connections go back to the pool after each request instead of
+    # staying with their thread, so the per-request health check (SELECT 1) is not needed.
+    pool_size = env_int("DATABASE_POOL_SIZE", default=0, min_value=0, max_value=100)
+    if pool_size:
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            "timeout": 10,  # seconds a request waits for a free connection, then 503
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -257,6 +278,16 @@ NUMBER_QUARANTINE_SWEEP_SECONDS = env_int(
 # Numbers per UPDATE (one short transaction each) of the sweeper.
 NUMBER_QUARANTINE_SWEEP_BATCH_SIZE = env_int(
     "NUMBER_QUARANTINE_SWEEP_BATCH_SIZE", default=1000, min_value=1, max_value=100_000
+)
+# Reservations (API.md §2.2): numbers one organization may hold at once in unexpired
+# reservations, so one customer cannot freeze the stock.
+RESERVATION_MAX_ACTIVE_NUMBERS = env_int(
+    "RESERVATION_MAX_ACTIVE_NUMBERS", default=1000, min_value=1, max_value=1_000_000
+)
+# The tidy task writes expired reservations down and clears their numbers' hold columns. Expiry
+# itself needs no task: every claim compares the expiry time.
+RESERVATION_TIDY_SECONDS = env_int(
+    "RESERVATION_TIDY_SECONDS", default=300, min_value=1, max_value=24 * 60 * 60
 )
 
 # --- Carrier (API.md §6; docs/carriers.md) --------------------------------------------------------
@@ -514,6 +545,10 @@ CELERY_BEAT_SCHEDULE = {
     "end-number-quarantines": {
         "task": "phone_numbers.tasks.end_quarantines",
         "schedule": NUMBER_QUARANTINE_SWEEP_SECONDS,
+    },
+    "tidy-expired-reservations": {
+        "task": "phone_numbers.tasks.tidy_expired_reservations",
+        "schedule": RESERVATION_TIDY_SECONDS,
     },
 }
 

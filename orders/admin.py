@@ -91,7 +91,21 @@ class BulkOrderAdmin(admin.ModelAdmin):
             None,
             {"fields": ("id", "organization", "status", "mode", "is_backorder", "request_id")},
         ),
-        ("Criteria", {"fields": ("quantity", "number_type", "area_code", "pattern")}),
+        (
+            "Criteria",
+            {
+                "fields": (
+                    "quantity",
+                    "number_type",
+                    "area_code",
+                    "exchange",
+                    "pattern",
+                    "starts_with",
+                    "ends_with",
+                    "features",
+                )
+            },
+        ),
         ("Routing", {"fields": ("inbound_url", "status_url", "label")}),
         (
             "Progress",

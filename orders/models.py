@@ -43,7 +43,12 @@ class BulkOrder(models.Model):
     quantity = models.PositiveIntegerField()
     number_type = models.CharField(max_length=10, choices=NumberType.choices)
     area_code = models.CharField(max_length=3, null=True, blank=True)
+    exchange = models.CharField(max_length=3, null=True, blank=True)
+    # pattern (contains), starts_with and ends_with as digits: vanity letters are mapped on input.
     pattern = models.CharField(max_length=10, null=True, blank=True)
+    starts_with = models.CharField(max_length=10, null=True, blank=True)
+    ends_with = models.CharField(max_length=10, null=True, blank=True)
+    features = models.JSONField(default=list, blank=True)  # sorted names: sms, mms, voice
     # Routing applied to every number the order assigns
     inbound_url = models.URLField(max_length=2048, null=True, blank=True)
     status_url = models.URLField(max_length=2048, null=True, blank=True)

@@ -75,10 +75,6 @@ Mode = BulkOrder.Mode
 EndedBy = BulkOrder.EndedBy
 
 
-def criteria_of(order: BulkOrder) -> Criteria:
-    return Criteria(number_type=order.number_type, area_code=order.area_code, pattern=order.pattern)
-
-
 def routing_of(order: BulkOrder) -> Routing:
     return Routing(inbound_url=order.inbound_url, status_url=order.status_url, label=order.label)
 
@@ -90,6 +86,17 @@ def insufficient_inventory(shortfall: NotEnoughNumbers) -> InsufficientInventory
     if shortfall.unavailable_numbers is not None:
         details["unavailable_numbers"] = shortfall.unavailable_numbers
     return InsufficientInventory(details=details)
+
+
+CRITERIA_FIELDS = ("number_type", "area_code", "exchange", "pattern", "starts_with", "ends_with")
+
+
+def criteria_of(order: BulkOrder) -> Criteria:
+    """The order's criteria as placed: fulfilment claims with exactly what the order asked."""
+    return Criteria(
+        **{name: getattr(order, name) for name in CRITERIA_FIELDS},
+        features=tuple(order.features or ()),
+    )
 
 
 @transaction.atomic
@@ -230,9 +237,8 @@ def _bulk_order_place(
     order = BulkOrder(
         organization=organization,
         quantity=quantity,
-        number_type=criteria.number_type,
-        area_code=criteria.area_code,
-        pattern=criteria.pattern,
+        **{name: getattr(criteria, name) for name in CRITERIA_FIELDS},
+        features=list(criteria.features),
         inbound_url=routing.inbound_url,
         status_url=routing.status_url,
         label=routing.label,
@@ -622,7 +628,9 @@ def _placement_check(carrier, placement: CarrierOrder):
         wanted = 0 if order.is_terminal else min(order.pending_count, placement.requested_count)
         provisioned = carrier_numbers_provision(
             numbers=status.numbers,
-            criteria=carrier.carrier_criteria(criteria_of(order)),
+            # The whole criteria, not only what the carrier was asked: a number that misses
+            # any of them goes to inventory, never to the order.
+            criteria=criteria_of(order),
             organization_id=organization.id,
             order_id=order.id,
             routing=routing_of(order),

@@ -14,12 +14,13 @@ from api.admin import ReadOnlyAdmin
 from api.middleware import allow_body_up_to
 from phone_numbers import selectors
 from phone_numbers.inventory_csv import validate_inventory_csv
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber, Reservation, ReservationNumber
 from phone_numbers.staff_services import (
     IMPORT_PERMISSION,
     staff_inventory_import,
     staff_numbers_release,
     staff_price_change,
+    staff_reservation_release,
 )
 
 STATE_COUNTS_CACHE_KEY = "admin:inventory-state-counts"
@@ -354,3 +355,65 @@ class NumberPriceAdmin(admin.ModelAdmin):
             user=request.user, number_type=obj.number_type, price_cents=obj.price_cents
         )
         obj.updated_at = saved.updated_at
+
+
+class ReservationNumberInline(admin.TabularInline):
+    model = ReservationNumber
+    fields = ("number", "ordered_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # The numbers are part of the reservation: who may see it sees them.
+        return request.user.has_perm("phone_numbers.view_reservation")
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    """Reservations with their numbers. Staff with phone_numbers.release_reservation can
+    release active ones (audited, phone_numbers.staff_services)."""
+
+    list_display = ("id", "organization", "current_status", "created_at", "expires_at")
+    list_filter = ("status", "organization")
+    list_select_related = ("organization",)
+    search_fields = ("=id", "numbers__number")
+    readonly_fields = (
+        "id",
+        "organization",
+        "status",
+        "created_at",
+        "expires_at",
+        "ended_at",
+        "released_by",
+        "unavailable_numbers",
+    )
+    inlines = [ReservationNumberInline]
+    actions = ("release_reservations",)
+    show_full_result_count = False
+
+    @admin.display(description="status")
+    def current_status(self, obj):
+        # An active reservation past its expiry is expired, tidied or not.
+        return obj.effective_status()
+
+    def has_release_permission(self, request):
+        return request.user.is_active and request.user.has_perm("phone_numbers.release_reservation")
+
+    @admin.action(description="Release selected reservations now", permissions=["release"])
+    def release_reservations(self, request, queryset):
+        released = 0
+        for reservation_id in queryset.values_list("pk", flat=True):
+            reservation = staff_reservation_release(
+                user=request.user,
+                reservation_id=reservation_id,
+                reason="released by staff from the admin",
+            )
+            released += reservation.released_by_id == request.user.pk
+        self.message_user(request, f"Released {released} reservation(s).")

@@ -43,6 +43,25 @@ class PhoneNumber(models.Model):
     label = models.CharField(max_length=64, null=True, blank=True)
     sms_enabled = models.BooleanField(default=True)
     mms_enabled = models.BooleanField(default=True)
+    voice_enabled = models.BooleanField(default=True)
+    # The active hold on this number (Reservation), if any. Kept on the number row, not only
+    # in ReservationNumber, so every claim stays one statement over this table: it compares
+    # reserved_until with now (expiry is effective at once, no sweeper needed) and reserved_by
+    # with the claiming organization, with no join. Set and cleared only by
+    # phone_numbers.allocation (reserve, claim) and phone_numbers.services.reservations
+    # (release, tidy).
+    reservation = models.ForeignKey(
+        "Reservation", models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    reserved_by = models.ForeignKey(
+        "accounts.Organization",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    reserved_until = models.DateTimeField(null=True, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
     quarantine_ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -66,14 +85,33 @@ class PhoneNumber(models.Model):
                 condition=Q(organization__isnull=False),
                 name="phonenumber_owned_idx",
             ),
+            # starts_with without an area code: a range of `number` among available numbers.
+            models.Index(
+                fields=["number"],
+                condition=Q(state="available"),
+                name="phonenumber_available_num_idx",
+            ),
+            # A reservation's numbers (release, extend) and an organization's active reserved
+            # numbers (the cap). Partial: only held numbers are in them.
+            models.Index(
+                fields=["reservation"],
+                condition=Q(reservation__isnull=False),
+                name="phonenumber_reservation_idx",
+            ),
+            models.Index(
+                fields=["reserved_by", "reserved_until"],
+                condition=Q(reserved_by__isnull=False),
+                name="phonenumber_reserved_by_idx",
+            ),
             # Quarantines that have ended.
             models.Index(
                 fields=["quarantine_ends_at"],
                 condition=Q(state="quarantined"),
                 name="phonenumber_quarantine_idx",
             ),
-            # On PostgreSQL, digit-pattern search (`number LIKE '%pattern%'`) also has a pg_trgm
-            # GIN index, created by migration 0003 because SQLite has no equivalent.
+            # On PostgreSQL, `contains` (`number LIKE '+1%pattern%'`) also has a pg_trgm GIN
+            # index (migration 0004) and `ends_with` a btree on reverse(number) among available
+            # numbers (migration 0009): SQLite has neither.
         ]
         constraints = [
             models.CheckConstraint(
@@ -81,10 +119,104 @@ class PhoneNumber(models.Model):
                 | (~Q(state="assigned") & Q(organization__isnull=True)),
                 name="phonenumber_owner_iff_assigned",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    reservation__isnull=True, reserved_by__isnull=True, reserved_until__isnull=True
+                )
+                | Q(
+                    reservation__isnull=False,
+                    reserved_by__isnull=False,
+                    reserved_until__isnull=False,
+                ),
+                name="phonenumber_reservation_complete",
+            ),
         ]
         permissions = [
             # Superusers have it implicitly; returning to the carrier stays superuser-only.
             ("release_phonenumber", "Can release numbers from their organization (admin)"),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class Reservation(models.Model):
+    """A hold on specific available numbers for one organization until `expires_at`
+    (API.md §2.2). The numbers held are ReservationNumber rows (kept after the hold ends, so the
+    reservation still lists them); the live hold is the (reservation, reserved_by,
+    reserved_until) columns on each PhoneNumber, which is what claims compare, in the same
+    statement that claims. A reservation past its expiry is `expired` at once for everyone
+    (effective_status); the periodic tidy only writes that down and clears the columns.
+
+    `status` as stored: active, released (by its organization or by staff), ordered (every
+    reserved number was taken by its organization's explicit orders) or expired (tidied)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        EXPIRED = "expired"
+        RELEASED = "released"
+        ORDERED = "ordered"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", models.PROTECT, related_name="reservations"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The requested numbers it could not hold, as answered at creation (GET shows them too).
+    unavailable_numbers = models.JSONField(default=list, blank=True)
+    # A staff release (the admin); None for the organization's own DELETE and for expiry.
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    MAX_LIFETIME_SECONDS = 4 * 60 * 60  # extend moves expires_at at most this far from creation
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="reservation_org_idx"),
+            # The tidy task: active reservations past their expiry.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="active"),
+                name="reservation_active_idx",
+            ),
+        ]
+        permissions = [("release_reservation", "Can release a reservation (admin)")]
+
+    def __str__(self):
+        return f"reservation {self.id} ({self.status})"
+
+    def effective_status(self, now=None) -> str:
+        now = now or timezone.now()
+        if self.status == self.Status.ACTIVE and self.expires_at <= now:
+            return self.Status.EXPIRED
+        return self.status
+
+
+class ReservationNumber(models.Model):
+    """One number a reservation obtained, and whether its organization ordered it."""
+
+    id = models.BigAutoField(primary_key=True)
+    reservation = models.ForeignKey(Reservation, models.CASCADE, related_name="numbers")
+    phone_number = models.ForeignKey(PhoneNumber, models.CASCADE, related_name="+")
+    number = models.CharField(max_length=16)
+    ordered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reservation", "phone_number"], name="reservationnumber_unique"
+            )
         ]
 
     def __str__(self):

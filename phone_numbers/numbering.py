@@ -12,6 +12,24 @@ TOLL_FREE_PREFIXES = frozenset({"800", "833", "844", "855", "866", "877", "888"}
 _AREA_CODE = re.compile(r"[2-9][0-9]{2}", re.ASCII)
 _E164_NANP = re.compile(r"\+1([2-9][0-9]{2})([2-9][0-9]{2})([0-9]{4})", re.ASCII)
 _PATTERN = re.compile(r"[0-9]{1,10}", re.ASCII)
+_VANITY = re.compile(r"[0-9A-Za-z]{1,10}", re.ASCII)
+_EXCHANGE = re.compile(r"[2-9][0-9]{2}", re.ASCII)
+
+# The telephone keypad (ITU E.161): a vanity word is its digits.
+_KEYPAD = {
+    letter: digit
+    for digit, letters in {
+        "2": "ABC",
+        "3": "DEF",
+        "4": "GHI",
+        "5": "JKL",
+        "6": "MNO",
+        "7": "PQRS",
+        "8": "TUV",
+        "9": "WXYZ",
+    }.items()
+    for letter in letters
+}
 
 
 def is_local_area_code(area_code: str) -> bool:
@@ -56,3 +74,16 @@ def parse_e164(number: str) -> tuple[str, str] | None:
 
 def is_digit_pattern(pattern: str) -> bool:
     return isinstance(pattern, str) and bool(_PATTERN.fullmatch(pattern))
+
+
+def keypad_digits(value: str) -> str | None:
+    """The digits of 1-10 ASCII digits and letters (letters through the keypad, either case:
+    "CALL" -> "2255"), or None when value is anything else."""
+    if not isinstance(value, str) or not _VANITY.fullmatch(value):
+        return None
+    return "".join(_KEYPAD.get(ch.upper(), ch) for ch in value)
+
+
+def is_exchange(exchange: str) -> bool:
+    """The NXX after the area code: [2-9]XX."""
+    return isinstance(exchange, str) and bool(_EXCHANGE.fullmatch(exchange))

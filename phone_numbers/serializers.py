@@ -17,13 +17,16 @@ from api.serializers import (
     parse_uuid,
 )
 from phone_numbers import numbering
-from phone_numbers.models import NumberType, PhoneNumber
+from phone_numbers.models import NumberType, PhoneNumber, Reservation
 
 MAX_SEARCH_QUANTITY = 100
 MAX_LISTED_NUMBERS = 100
 
 NUMBER_TYPE_MESSAGE = "must be one of: local, toll_free"
-PATTERN_MESSAGE = "must be 1 to 10 digits (0-9)"
+PATTERN_MESSAGE = "must be 1 to 10 digits (0-9) or letters (A-Z, the keypad's: CALL means 2255)"
+EXCHANGE_MESSAGE = "must be a string of 3 digits [2-9]XX"
+FEATURES = ("sms", "mms", "voice")
+FEATURES_MESSAGE = "must be a list of distinct features: sms, mms, voice"
 E164_MESSAGE = "must be a US E.164 number: +1 then 10 digits, area code [2-9]XX, not N11"
 
 
@@ -56,7 +59,10 @@ class AreaCodeField(StrictCharField):
         super().__init__(**kwargs)
 
 
-class PatternField(StrictCharField):
+class DigitsField(StrictCharField):
+    """pattern / contains / starts_with / ends_with: 1-10 ASCII digits and letters, letters
+    mapped to keypad digits (numbering.keypad_digits). The validated value is the digits."""
+
     default_error_messages = {"invalid": PATTERN_MESSAGE}
 
     def __init__(self, **kwargs):
@@ -64,11 +70,47 @@ class PatternField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
+        digits = numbering.keypad_digits(super().to_internal_value(data))
+        # ASCII only: full-width and other Unicode digits or letters are refused.
+        if digits is None:
+            self.fail("invalid")
+        return digits
+
+
+class ExchangeField(StrictCharField):
+    default_error_messages = {"invalid": EXCHANGE_MESSAGE}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("error_messages", {"blank": EXCHANGE_MESSAGE, "null": EXCHANGE_MESSAGE})
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        # numbering's pattern is ASCII-only: full-width and other Unicode digits are refused.
-        if not numbering.is_digit_pattern(value):
+        if not numbering.is_exchange(value):
             self.fail("invalid")
         return value
+
+
+class FeaturesField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=StrictCharField(trim_whitespace=False),
+            max_length=len(FEATURES),
+            error_messages=dict.fromkeys(("null", "not_a_list", "max_length"), FEATURES_MESSAGE),
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError:
+            # A bad item would be reported by index; one message for the field reads better.
+            raise serializers.ValidationError(FEATURES_MESSAGE) from None
+        if any(value not in FEATURES for value in values):
+            raise serializers.ValidationError(FEATURES_MESSAGE)
+        if len(set(values)) != len(values):
+            raise serializers.ValidationError("must not contain duplicates")
+        return sorted(values)
 
 
 class E164Field(StrictCharField):
@@ -86,20 +128,38 @@ class E164Field(StrictCharField):
 
 
 class CriteriaInput(InputSerializer):
-    """number_type, area_code and pattern, as search and bulk orders take them. `null` for
-    area_code or pattern means "any"."""
+    """The criteria of API.md §2.1, one definition for search, bulk orders and quotes (same
+    rules, same messages). `null` for any optional field means "any". Validated: `pattern`
+    holds the digits of `pattern` or `contains` (the same criterion under two names);
+    letters are already keypad digits; `features` is sorted."""
 
     number_type = NumberTypeField(required=False, default=numbering.LOCAL, trim_whitespace=False)
     area_code = AreaCodeField(required=False, allow_null=True, default=None, trim_whitespace=False)
-    pattern = PatternField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    exchange = ExchangeField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    pattern = DigitsField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    contains = DigitsField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    starts_with = DigitsField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    ends_with = DigitsField(required=False, allow_null=True, default=None, trim_whitespace=False)
+    features = FeaturesField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        errors = {}
         area_code = attrs.get("area_code")
         if area_code is not None:
             error = numbering.area_code_error(attrs["number_type"], area_code)
             if error:
-                raise serializers.ValidationError({"area_code": error})
+                errors["area_code"] = error
+        if attrs.get("exchange") is not None and area_code is None:
+            errors["exchange"] = "needs area_code"
+        if attrs.get("pattern") is not None and attrs.get("contains") is not None:
+            errors["contains"] = "send pattern or contains, not both (they are the same)"
+        if errors:
+            raise serializers.ValidationError(errors)
+        contains = attrs.pop("contains", None)
+        if contains is not None:
+            attrs["pattern"] = contains
+        attrs["features"] = attrs.get("features") or []
         return attrs
 
 
@@ -158,6 +218,71 @@ class ListedOrderInput(RoutingInput):
         return numbers
 
 
+# --- Reservations (API.md §2.2) --------------------------------------------------------------
+
+MAX_RESERVED_NUMBERS = 100
+RESERVATION_TTL_MIN, RESERVATION_TTL_MAX, RESERVATION_TTL_DEFAULT = 60, 4 * 60 * 60, 30 * 60
+RESERVATION_NUMBERS_MESSAGE = f"must be a list of 1 to {MAX_RESERVED_NUMBERS} E.164 numbers"
+TTL_MESSAGE = f"must be an integer from {RESERVATION_TTL_MIN} to {RESERVATION_TTL_MAX} (seconds)"
+
+
+def _ttl_field(**kwargs):
+    return StrictIntegerField(
+        min_value=RESERVATION_TTL_MIN,
+        max_value=RESERVATION_TTL_MAX,
+        error_messages=dict.fromkeys(
+            ("invalid", "required", "min_value", "max_value", "max_string_length", "null"),
+            TTL_MESSAGE,
+        ),
+        **kwargs,
+    )
+
+
+class ReservationCreateInput(InputSerializer):
+    numbers = serializers.ListField(
+        child=E164Field(trim_whitespace=False),
+        min_length=1,
+        max_length=MAX_RESERVED_NUMBERS,
+        error_messages={
+            key: RESERVATION_NUMBERS_MESSAGE
+            for key in ("required", "null", "not_a_list", "empty", "min_length", "max_length")
+        },
+    )
+    ttl_seconds = _ttl_field(required=False, default=RESERVATION_TTL_DEFAULT)
+
+    validate_numbers = ListedOrderInput.validate_numbers
+
+
+class ReservationExtendInput(InputSerializer):
+    ttl_seconds = _ttl_field()
+
+
+class ReservationSerializer(serializers.Serializer):
+    """The reservation resource: one definition to render and to document."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=[choice for choice, _ in Reservation.Status.choices])
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    reserved_numbers = serializers.ListField(child=serializers.CharField())
+    ordered_numbers = serializers.ListField(child=serializers.CharField())
+    unavailable_numbers = serializers.ListField(child=serializers.CharField())
+
+    def to_representation(self, instance):
+        numbers = list(instance.numbers.all())  # prefetched by the selector
+        return super().to_representation(
+            {
+                "id": instance.id,
+                "status": instance.effective_status(),
+                "expires_at": instance.expires_at,
+                "created_at": instance.created_at,
+                "reserved_numbers": [row.number for row in numbers],
+                "ordered_numbers": [row.number for row in numbers if row.ordered_at],
+                "unavailable_numbers": instance.unavailable_numbers,
+            }
+        )
+
+
 class PhoneNumberSerializer(serializers.ModelSerializer):
     """The phone-number resource (API.md §2). `created_at` is when the number was assigned to
     the organization (assigned_at): from the customer's side, that is when the resource
@@ -180,6 +305,7 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
             "label",
             "sms_enabled",
             "mms_enabled",
+            "voice_enabled",
             "created_at",
             "updated_at",
         ]
@@ -192,6 +318,7 @@ class NumberPreviewSerializer(serializers.Serializer):
     number = serializers.CharField()
     number_type = serializers.ChoiceField(choices=numbering.NUMBER_TYPES)
     area_code = serializers.CharField()
+    features = serializers.ListField(child=serializers.ChoiceField(choices=FEATURES))
 
 
 class NumberReleasedSerializer(serializers.Serializer):

@@ -6,12 +6,14 @@ from django.db import transaction
 
 from accounts.audit import Action, record_staff_action
 from phone_numbers.inventory_csv import CsvValidation
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber, Reservation
 from phone_numbers.services.inventory import inventory_add
 from phone_numbers.services.release import StaffReleaseOutcome, numbers_release_by_staff
+from phone_numbers.services.reservations import reservation_release
 
 IMPORT_PERMISSION = "phone_numbers.add_phonenumber"
 RELEASE_PERMISSION = "phone_numbers.release_phonenumber"
+RESERVATION_RELEASE_PERMISSION = "phone_numbers.release_reservation"
 
 
 @transaction.atomic
@@ -94,3 +96,30 @@ def staff_numbers_release(
             details={"numbers": outcome.changed, "skipped": outcome.skipped},
         )
     return outcome
+
+
+@transaction.atomic
+def staff_reservation_release(*, user, reservation_id, reason: str) -> Reservation:
+    """Release an active reservation from the back office (needs
+    phone_numbers.release_reservation): its numbers are free at once. Audited in the same
+    transaction; one that already ended is left as it is and not audited."""
+    if not user.has_perm(RESERVATION_RELEASE_PERMISSION):
+        raise PermissionDenied
+    organization_id = (
+        Reservation.objects.filter(pk=reservation_id)
+        .values_list("organization_id", flat=True)
+        .get()
+    )
+    before = Reservation.objects.get(pk=reservation_id).effective_status()
+    reservation = reservation_release(
+        organization_id=organization_id, reservation_id=reservation_id, staff_user=user
+    )
+    if before == Reservation.Status.ACTIVE:
+        record_staff_action(
+            user=user,
+            action=Action.RESERVATION_RELEASE,
+            target=reservation,
+            reason=reason,
+            details={"numbers": list(reservation.numbers.values_list("number", flat=True))},
+        )
+    return reservation

@@ -13,6 +13,21 @@ urlpatterns = [
     path("phone-numbers", owned_numbers, name="phone-numbers"),
     path("phone-numbers/search", views.SearchView.as_view(), name="phone-numbers-search"),
     path(
+        "phone-numbers/reservations",
+        views.ReservationViewSet.as_view({"post": "create"}),
+        name="phone-number-reservations",
+    ),
+    path(
+        "phone-numbers/reservations/<str:id>",
+        views.ReservationViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="phone-number-reservation",
+    ),
+    path(
+        "phone-numbers/reservations/<str:id>/extend",
+        views.ReservationViewSet.as_view({"post": "extend"}),
+        name="phone-number-reservation-extend",
+    ),
+    path(
         "phone-numbers/bulk/release",
         views.BulkReleaseView.as_view(),
         name="phone-numbers-bulk-release",

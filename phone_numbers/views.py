@@ -7,13 +7,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from accounts import scopes
 from accounts.permissions import has_scope
 from api import errors
+from api.idempotency import IdempotentCreateMixin
 from api.request_id import current_request_id
 from api.responses import ok
+from api.schema import error_response
 from api.serializers import validated_body
 from api.views import ApiView, ApiViewSet
 from phone_numbers import selectors
 from phone_numbers.allocation import Criteria
-from phone_numbers.models import PhoneNumber
+from phone_numbers.models import PhoneNumber, Reservation
 from phone_numbers.serializers import (
     BulkReleaseInput,
     BulkReleaseResultSerializer,
@@ -21,10 +23,13 @@ from phone_numbers.serializers import (
     NumberReleasedSerializer,
     OwnedNumberFilter,
     PhoneNumberSerializer,
+    ReservationCreateInput,
+    ReservationExtendInput,
+    ReservationSerializer,
     RoutingUpdateInput,
     SearchInput,
 )
-from phone_numbers.services import owned, release
+from phone_numbers.services import owned, release, reservations
 
 
 class SearchView(ApiView):
@@ -40,9 +45,94 @@ class SearchView(ApiView):
     def post(self, request):
         body = validated_body(request, SearchInput)
         rows = selectors.available_numbers_search(
-            criteria=Criteria.from_data(body), quantity=body["quantity"]
+            criteria=Criteria.from_data(body),
+            quantity=body["quantity"],
+            organization_id=request.organization.id,
         )
         return ok(NumberPreviewSerializer(rows, many=True).data)
+
+
+class ReservationViewSet(IdempotentCreateMixin, ApiViewSet):
+    """Reservations (API.md §2.2): POST /v1/phone-numbers/reservations (Idempotency-Key
+    honoured), GET and DELETE /v1/phone-numbers/reservations/{id}, POST .../{id}/extend.
+    Another organization's id is 404 (outside get_queryset)."""
+
+    required_scopes = {
+        "create": scopes.NUMBERS_WRITE,
+        "retrieve": scopes.NUMBERS_READ,
+        "extend": scopes.NUMBERS_WRITE,
+        "destroy": scopes.NUMBERS_WRITE,
+    }
+    queryset = Reservation.objects.none()  # the model, for the schema
+    serializer_class = ReservationSerializer
+
+    def get_queryset(self):
+        return Reservation.objects.filter(organization=self.request.organization).prefetch_related(
+            "numbers"
+        )
+
+    def _answer(self, reservation_id, status=200):
+        reservation = self.get_queryset().get(pk=reservation_id)
+        return ok(ReservationSerializer(reservation).data, status=status)
+
+    @extend_schema(
+        summary="Hold specific numbers for a while (partial success)",
+        request=ReservationCreateInput,
+        responses={
+            201: ReservationSerializer,
+            409: error_response(
+                (
+                    errors.InsufficientInventory,
+                    {"available_count": 0, "unavailable_numbers": ["+14155550101"]},
+                ),
+                errors.IdempotencyKeyInUse,
+            ),
+        },
+    )
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    def validate_input(self, request):
+        return validated_body(request, ReservationCreateInput)
+
+    def create_validated(self, request, body):
+        reservation = reservations.reservation_create(
+            organization_id=request.organization.id,
+            numbers=body["numbers"],
+            ttl_seconds=body["ttl_seconds"],
+        )
+        return self._answer(reservation.pk, status=201)
+
+    @extend_schema(summary="A reservation", responses={200: ReservationSerializer})
+    def retrieve(self, request, id):
+        return ok(ReservationSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Move a reservation's expiry (at most 4 hours after creation)",
+        request=ReservationExtendInput,
+        responses={
+            200: ReservationSerializer,
+            409: error_response((errors.ReservationNotActive, {"status": "expired"})),
+        },
+    )
+    def extend(self, request, id):
+        # Another organization's id is 404 whatever the body (ids cannot be probed).
+        reservation = self.get_object()
+        body = validated_body(request, ReservationExtendInput)
+        reservations.reservation_extend(
+            organization_id=request.organization.id,
+            reservation_id=reservation.pk,
+            ttl_seconds=body["ttl_seconds"],
+        )
+        return self._answer(reservation.pk)
+
+    @extend_schema(summary="Release a reservation now", responses={200: ReservationSerializer})
+    def destroy(self, request, id):
+        reservation = self.get_object()
+        reservations.reservation_release(
+            organization_id=request.organization.id, reservation_id=reservation.pk
+        )
+        return self._answer(reservation.pk)
 
 
 def _return_to_carrier(request) -> bool:

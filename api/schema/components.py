@@ -41,7 +41,17 @@ HEADERS = {
 NANP_AREA = "[2-9](?:1[02-9]|[02-9][0-9])"  # [2-9]XX without the N11 service codes
 REQUEST_FIELD_RULES = {
     "area_code": {"type": "string", "pattern": f"^{NANP_AREA}$"},
-    "pattern": {"type": "string", "pattern": "^[0-9]{1,10}$"},
+    "pattern": {"type": "string", "pattern": "^[0-9A-Za-z]{1,10}$"},
+    "contains": {"type": "string", "pattern": "^[0-9A-Za-z]{1,10}$"},
+    "starts_with": {"type": "string", "pattern": "^[0-9A-Za-z]{1,10}$"},
+    "ends_with": {"type": "string", "pattern": "^[0-9A-Za-z]{1,10}$"},
+    "exchange": {"type": "string", "pattern": "^[2-9][0-9]{2}$"},
+    "features": {
+        "type": "array",
+        "items": {"type": "string", "enum": ["sms", "mms", "voice"]},
+        "uniqueItems": True,
+        "maxItems": 3,
+    },
     "mode": {
         "type": "string",
         "enum": ["atomic"],

@@ -66,7 +66,8 @@ class CarrierOrderStatus:
 
 class Carrier(ABC):
     #: Which Criteria fields this carrier is asked to honour (beyond number_type, which every
-    #: carrier honours). A delivered number is checked against exactly these.
+    #: carrier honours). A delivered number is still checked against the order's whole
+    #: criteria before it is assigned (phone_numbers.services.provisioning).
     supported_criteria: tuple[str, ...] = ("area_code",)
 
     def carrier_criteria(self, criteria: Criteria) -> Criteria:

@@ -9,7 +9,6 @@ import base64
 import binascii
 import json
 import time
-from dataclasses import fields
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -25,11 +24,12 @@ from phone_numbers.carriers.base import (
     CarrierRejected,
 )
 
-# Criteria fields passed to Telnyx as `phone_number[...]`, if the Criteria object has them.
-# `pattern` means "the digits appear anywhere": Telnyx's `contains`.
+# Criteria fields passed to Telnyx as the ordering group's `phone_number[...]` (API.md §6.1).
+# `pattern` (the API's `contains`) means "the digits appear anywhere": Telnyx's `contains`.
+# Telnyx's starts_with excludes the area code when one is given, as ours does. It has no
+# exchange or feature filter: those are checked on delivery (phone_numbers.services.provisioning).
 DIGIT_FILTERS = {
     "pattern": "contains",
-    "contains": "contains",
     "starts_with": "starts_with",
     "ends_with": "ends_with",
 }
@@ -51,9 +51,7 @@ def _error_detail(response: httpx.Response, body) -> str:
 
 
 class TelnyxCarrier(Carrier):
-    supported_criteria = ("area_code",) + tuple(
-        name for name in DIGIT_FILTERS if name in {field.name for field in fields(Criteria)}
-    )
+    supported_criteria = ("area_code", "exchange", *DIGIT_FILTERS)
 
     def __init__(self):
         self.base_url = settings.TELNYX_API_BASE_URL.rstrip("/")
@@ -147,9 +145,12 @@ class TelnyxCarrier(Carrier):
             group["national_destination_code"] = criteria.area_code
         digits = {
             DIGIT_FILTERS[name]: getattr(criteria, name)
-            for name in self.supported_criteria
-            if name in DIGIT_FILTERS and getattr(criteria, name, None)
+            for name in DIGIT_FILTERS
+            if getattr(criteria, name)
         }
+        if criteria.exchange and not criteria.starts_with:
+            # The exchange is the first three digits after the area code: a prefix to Telnyx.
+            digits["starts_with"] = criteria.exchange
         if digits:
             group["phone_number"] = digits
         return group

@@ -5,6 +5,7 @@ phone_numbers.services.provisioning."""
 import io
 import random
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import islice
 
@@ -17,6 +18,11 @@ from phone_numbers.models import PhoneNumber
 # Rows per COPY / bulk_create batch: memory stays flat whatever the count.
 PG_BATCH_SIZE = 50_000
 SQLITE_BATCH_SIZE = 500  # under SQLite's 999 bound parameters for the existence check
+
+# A seed this large into an empty inventory drops the table's plain indexes first and builds
+# them again at the end (one transaction): building an index over 10 M rows once is several
+# times faster than updating it 10 M times (docs/benchmarks.md, seeding).
+REBUILD_INDEXES_MIN_COUNT = 100_000
 
 # Exchange codes (the three digits after the area code) are [2-9]XX: 800 * 10,000 lines.
 NUMBERS_PER_AREA_CODE = 800 * 10_000
@@ -77,13 +83,48 @@ def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
             copy.write(buffer.getvalue())
         cursor.execute(
             f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
-            "mms_enabled, created_at, updated_at) "
-            f"SELECT gen_random_uuid(), number, number_type, area_code, %s, true, true, %s, %s "
+            "mms_enabled, voice_enabled, created_at, updated_at) "
+            f"SELECT gen_random_uuid(), number, number_type, area_code, %s, true, true, true, "
+            "%s, %s "
             # In number order: the three indexes on number are filled left to right.
             f"FROM {_STAGE} ORDER BY number ON CONFLICT (number) DO NOTHING",
             [PhoneNumber.State.AVAILABLE, now, now],
         )
-        return cursor.rowcount
+        added = cursor.rowcount
+        # Emptied at commit too; this is for batches that share one outer transaction.
+        cursor.execute(f"TRUNCATE {_STAGE}")
+        return added
+
+
+@contextmanager
+def indexes_rebuilt_after(model):
+    """PostgreSQL, inside the caller's transaction: drop the model's plain indexes (not the
+    ones behind its primary key and unique constraints, which the load's ON CONFLICT needs),
+    and create them again, with the same definitions, when the block ends. The table is locked
+    against every other reader and writer until the transaction ends: for loading an empty
+    inventory, not a live one."""
+    assert connection.in_atomic_block, "the indexes come back in the same transaction"
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = "
+            "current_schema() AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM "
+            "pg_constraint c WHERE c.conindid = to_regclass(quote_ident(i.indexname)))",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        for name, _ in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    with connection.cursor() as cursor:
+        # Deferred foreign-key checks of the loaded rows run now: PostgreSQL builds no index
+        # on a table with pending trigger events.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        # Server memory for the sorts of the builds (the default 64 MB spills a 10 M-row
+        # trigram index to disk), for this transaction only.
+        cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            cursor.execute(definition)
 
 
 def _add_batch_orm(batch: list[InventoryRow]) -> int:
@@ -134,12 +175,17 @@ def inventory_seed(
     area_codes: list[str] | None = None,
     random_seed: int | None = None,
     on_progress=None,
+    rebuild_indexes: bool | None = None,
 ) -> int:
     """Add exactly `count` new available numbers of this type, spread at random over the area
     codes (default: every valid one for the type); numbers that exist are skipped and replaced
     by fresh ones. The same random_seed on the same inventory adds the same numbers. Raises
     InventoryFull (adding nothing) if the area codes cannot hold `count` more numbers.
-    `on_progress(added)` is called after each batch. Returns the number added (== count)."""
+    `on_progress(added)` is called after each batch. Returns the number added (== count).
+
+    rebuild_indexes (PostgreSQL; default: when the inventory is empty and count is at least
+    REBUILD_INDEXES_MIN_COUNT): the whole seed is one transaction that drops the table's plain
+    indexes first and builds them once at the end (indexes_rebuilt_after)."""
     area_codes = sorted(set(area_codes or default_area_codes(number_type)))
     for area_code in area_codes:
         error = numbering.area_code_error(number_type, area_code)
@@ -150,7 +196,20 @@ def inventory_seed(
     if count > free:
         raise InventoryFull(f"only {free} free numbers are left in those area codes")
 
-    rng = random.Random(random_seed)
+    if rebuild_indexes is None:
+        rebuild_indexes = (
+            connection.vendor == "postgresql"
+            and count >= REBUILD_INDEXES_MIN_COUNT
+            and not PhoneNumber.objects.exists()
+        )
+    with (
+        transaction.atomic() if rebuild_indexes else nullcontext(),
+        indexes_rebuilt_after(PhoneNumber) if rebuild_indexes else nullcontext(),
+    ):
+        return _seed(count, number_type, area_codes, random.Random(random_seed), on_progress)
+
+
+def _seed(count: int, number_type: str, area_codes: list[str], rng, on_progress) -> int:
     stream = random_numbers(area_codes, rng)
     added = 0
     while added < count:

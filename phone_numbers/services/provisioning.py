@@ -1,46 +1,44 @@
 """Numbers a carrier delivered enter inventory here, and only here.
 
 We paid for every number a carrier delivered, so each one becomes an inventory row. Only those
-that match what the carrier was asked for (type, area code, digits) go to the order that asked,
-up to what it still needs; the rest (a carrier ignoring a filter, a surplus, a delivery after
-the order ended) stay `available` for anyone to buy.
+that match the order's whole criteria (type, area code, exchange, digits, features; not only
+what the carrier was asked for) go to the order that asked, up to what it still needs; the rest
+(a carrier ignoring a filter, one that supports fewer criteria, a surplus, a delivery after the
+order ended) stay `available` for anyone to buy.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import structlog
 from django.db import connection
 
 from phone_numbers import numbering
-from phone_numbers.allocation import Criteria, Routing, claim_listed_numbers
+from phone_numbers.allocation import FEATURE_COLUMNS, Criteria, Routing, claim_listed_numbers
 from phone_numbers.models import PhoneNumber
 
 log = structlog.get_logger(__name__)
 
-# Digit criteria a delivered number is checked against, when the Criteria object has them.
-# (Letters are already mapped to digits when a Criteria is built.)
-_CRITERIA_NAMES = {field.name for field in fields(Criteria)}
 
-
-def number_matches(number: str, criteria: Criteria) -> bool:
-    """Whether the E.164 number satisfies the criteria (the same rules as a claim)."""
+def number_matches(number: str, criteria: Criteria, *, features=FEATURE_COLUMNS) -> bool:
+    """Whether the E.164 number satisfies the whole criteria (API.md §2.1, the rules of
+    allocation.criteria_sql): type, area code, exchange, digits, and `features` (the names of
+    the features the number has; a new inventory row has all of them)."""
     parsed = numbering.parse_e164(number)
     if parsed is None or parsed[0] != criteria.number_type:
         return False
     if criteria.area_code and parsed[1] != criteria.area_code:
         return False
     national = number[2:]  # +1 then the 10-digit national number
-    for name in ("pattern", "contains"):
-        digits = getattr(criteria, name, None) if name in _CRITERIA_NAMES else None
-        if digits and digits not in national:
-            return False
-    starts_with = getattr(criteria, "starts_with", None)
-    if starts_with:
-        after = national[3:] if criteria.area_code else national
-        if not after.startswith(starts_with):
-            return False
-    ends_with = getattr(criteria, "ends_with", None)
-    return not (ends_with and not national.endswith(ends_with))
+    if criteria.exchange and national[3:6] != criteria.exchange:
+        return False
+    if criteria.pattern and criteria.pattern not in national:
+        return False
+    after = national[3:] if criteria.area_code else national
+    if criteria.starts_with and not after.startswith(criteria.starts_with):
+        return False
+    if criteria.ends_with and not national.endswith(criteria.ends_with):
+        return False
+    return set(criteria.features) <= set(features)
 
 
 @dataclass(frozen=True)

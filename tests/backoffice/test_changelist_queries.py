@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.models import ApiKey, ApiKeyEvent, CreditTransaction, Organization, StaffAction
 from api.models import IdempotencyKey
 from orders.models import BulkOrder
-from phone_numbers.models import NumberPrice, PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber, Reservation
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 MANY = 100
@@ -219,6 +219,20 @@ def make_webhook_deliveries(n, tag):
     )
 
 
+def make_reservations(n, tag):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    orgs = organizations(n, tag)
+    Reservation.objects.bulk_create(
+        [
+            Reservation(organization=org, expires_at=timezone.now() + timedelta(hours=1))
+            for org in orgs
+        ]
+    )
+
+
 def make_users(n, tag):
     users(n, tag)
 
@@ -240,6 +254,7 @@ ROW_FACTORIES = {
     IdempotencyKey: make_idempotency_keys,
     PhoneNumber: make_phone_numbers,
     NumberPrice: make_number_prices,
+    Reservation: make_reservations,
     WebhookEndpoint: make_webhook_endpoints,
     WebhookEvent: make_webhook_events,
     WebhookDelivery: make_webhook_deliveries,

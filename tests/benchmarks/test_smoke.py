@@ -44,5 +44,5 @@ def test_it_runs_the_whole_benchmark_in_smoke_size(tmp_path):
     assert len({run["queries"] for run in service.values()}) == 1
     assert all(run["errors"] == 0 for run in report["throughput"])
     assert report["backorder"]["quantity"] == 20
-    assert report["seed"]["count"] == 30_000
+    assert report["seed"]["count"] == 40_000
     assert "PASS" in result.stdout

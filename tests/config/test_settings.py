@@ -125,6 +125,17 @@ def test_the_embedded_sqlite_default_is_set_up_for_web_and_worker_together(monke
     assert loaded["CELERY_BROKER_URL"].startswith("filesystem://")
 
 
+def test_pgbouncer_transaction_mode_reads_querysets_without_server_side_cursors(monkeypatch):
+    url = "postgres://app@pgbouncer.internal:6432/numbers"
+    behind = load_settings(monkeypatch, DATABASE_URL=url, PGBOUNCER_TRANSACTION_MODE="1")
+    direct = load_settings(monkeypatch, DATABASE_URL=url, PGBOUNCER_TRANSACTION_MODE=None)
+
+    assert behind["DATABASES"]["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert direct["DATABASES"]["default"]["DISABLE_SERVER_SIDE_CURSORS"] is False
+    # Client-side parameter binding either way: psycopg prepares no statement.
+    assert "server_side_binding" not in behind["DATABASES"]["default"]["OPTIONS"]
+
+
 @pytest.mark.parametrize(
     ("debug", "value", "expected"),
     [("0", None, True), ("1", None, False), ("1", "1", True), ("0", "0", False)],

@@ -75,6 +75,8 @@ schema = load_schema()
 POSITIVE_LEEWAY = {
     "cursor": "opaque: only cursors this API returned are valid",
     "area_code": "N11 codes and toll-free prefixes, and the fit with number_type (cross-field)",
+    "exchange": "needs area_code (cross-field)",
+    "contains": "not together with pattern, its other name (cross-field)",
     "label": "printable means Unicode categories (not Cc/Cf/Cn/Co/Z*) a pattern cannot name",
     "description": "printable, as for label",
     "inbound_url": "Django's URL validation is stricter than any JSON Schema pattern",

@@ -93,7 +93,7 @@ def test_it_states_the_contract_field_rules_on_request_bodies():
 
     assert probe["additionalProperties"] is False
     assert probe["properties"]["inbound_url"]["oneOf"][0]["pattern"] == "^https://"  # or ""
-    assert probe["properties"]["pattern"]["pattern"] == "^[0-9]{1,10}$"
+    assert probe["properties"]["pattern"]["pattern"] == "^[0-9A-Za-z]{1,10}$"
 
 
 def test_it_documents_lists_and_details():

@@ -25,6 +25,7 @@ from api.views import ApiView
 from config import urls as project_urls
 from phone_numbers import numbering
 from phone_numbers.models import PhoneNumber
+from phone_numbers.serializers import DigitsField
 
 handler404 = project_urls.handler404
 handler500 = project_urls.handler500
@@ -40,13 +41,12 @@ class ProbeInput(InputSerializer):
         },
     )
     # The RegexValidators put the rule in the schema (schemathesis generates from it); the
-    # validate_* methods below are the real check (fullmatch, ASCII digits only).
+    # validate_* method below is the real check (fullmatch, ASCII digits only).
     area_code = StrictCharField(
         required=False, max_length=3, validators=[RegexValidator(r"^[2-9][0-9]{2}$")]
     )
-    pattern = StrictCharField(
-        required=False, max_length=10, validators=[RegexValidator(r"^[0-9]{1,10}$")]
-    )
+    # The real routes' field (API.md §2.1): digits and keypad letters, ASCII only.
+    pattern = DigitsField(required=False)
     label = LabelField(required=False, allow_blank=True)  # "" clears, as on real routes
     inbound_url = HttpsURLField(required=False, allow_blank=True)
 
@@ -54,11 +54,6 @@ class ProbeInput(InputSerializer):
         error = numbering.area_code_error(numbering.LOCAL, value)
         if error:
             raise serializers.ValidationError(error)
-        return value
-
-    def validate_pattern(self, value):
-        if not numbering.is_digit_pattern(value):
-            raise serializers.ValidationError("must be 1 to 10 digits")
         return value
 
 

@@ -489,3 +489,50 @@ def test_a_passed_fill_by_ends_the_order_cancels_at_the_carrier_and_places_nothi
     assert CarrierOrder.objects.filter(bulk_order_id=order_id).count() == 1  # no top-up
     assert len(telnyx.requests_to("POST", "/inexplicit_number_orders")) == 1
     assert ledger(org)[1:] == [("hold", 0, 400), ("release", 0, -400)]
+
+
+def test_the_digit_criteria_reach_telnyx_as_its_phone_number_filters(bob, telnyx):
+    org, api = bob
+    order_id = backorder(api, starts_with="5", ends_with="CALL", contains="55")
+
+    services.bulk_order_fulfil(order_id=order_id)
+
+    (request,) = telnyx.requests_to("POST", "/inexplicit_number_orders")
+    (group,) = request.body["ordering_groups"]
+    assert group["national_destination_code"] == "312"
+    assert group["phone_number"] == {"contains": "55", "starts_with": "5", "ends_with": "2255"}
+
+
+def test_an_exchange_reaches_telnyx_as_the_prefix_after_the_area_code(bob, telnyx):
+    org, api = bob
+    order_id = backorder(api, exchange="555", features=["voice", "sms"])
+
+    services.bulk_order_fulfil(order_id=order_id)
+
+    (request,) = telnyx.requests_to("POST", "/inexplicit_number_orders")
+    (group,) = request.body["ordering_groups"]
+    # Telnyx has no feature filter: features are checked on delivery.
+    assert group["phone_number"] == {"starts_with": "555"}
+
+
+def test_a_delivered_number_that_misses_any_criterion_goes_to_inventory(bob, telnyx, settings):
+    settings.CARRIER_MAX_PLACEMENTS = 1
+    org, api = bob
+    matching = ["+13125552255", "+13125559255"]  # exchange 555, ending 255 (BLL on the keypad)
+    wrong_exchange, wrong_ending = "+13126662255", "+13125550000"
+    telnyx.script_order(numbers=[matching[0], wrong_exchange, wrong_ending, matching[1]])
+    order_id = backorder(api, quantity=4, exchange="555", ends_with="BLL")
+
+    fulfil_until_done(order_id)
+
+    order = BulkOrder.objects.get(pk=order_id)
+    assert (order.status, order.assigned_count, order.failed_count) == ("partial", 2, 2)
+    assert (
+        sorted(PhoneNumber.objects.filter(order_id=order_id).values_list("number", flat=True))
+        == matching
+    )
+    for stray in (wrong_exchange, wrong_ending):
+        row = PhoneNumber.objects.get(number=stray)
+        assert (row.state, row.organization_id, row.order_id) == ("available", None, None)
+    assert [a for k, a, _ in ledger(org) if k == "charge"] == [-200]
+    assert_ledger_balances(org)

@@ -87,12 +87,14 @@ def test_it_matches_type_area_code_and_pattern(alice_org, db):
 
     with transaction.atomic():
         claimed = claim_matching_numbers(
-            organization_id=alice_org.id, criteria=Criteria("local", "312", "777"), quantity=1
+            organization_id=alice_org.id,
+            criteria=Criteria("local", "312", pattern="777"),
+            quantity=1,
         )
 
     assert claimed == ["+13125557777"]
-    assert count_matching_available(Criteria("local", None, "777")) == 1
-    assert count_matching_available(Criteria("toll_free", None, "777")) == 1
+    assert count_matching_available(Criteria("local", pattern="777")) == 1
+    assert count_matching_available(Criteria("toll_free", pattern="777")) == 1
 
 
 def test_it_claims_what_there_is_when_not_all_or_nothing(alice_org, db):

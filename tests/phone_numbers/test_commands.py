@@ -148,3 +148,30 @@ def test_the_validation_accepts_a_byte_order_mark_and_any_iterable_of_lines():
 
     assert result.ok
     assert [row.number for row in result.rows] == ["+14155550001"]
+
+
+def index_definitions() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s ORDER BY indexname",
+            [PhoneNumber._meta.db_table],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+def test_a_seed_that_rebuilds_the_indexes_adds_the_same_numbers_and_keeps_every_index(db):
+    from phone_numbers.services.inventory import inventory_seed
+
+    indexes = index_definitions()
+    added = inventory_seed(count=3000, area_codes=["415"], random_seed=5, rebuild_indexes=True)
+    rebuilt = numbers_now()
+    assert added == 3000 and len(rebuilt) == 3000
+    assert index_definitions() == indexes  # dropped and built again, the same definitions
+    assert PhoneNumber.objects.filter(state="available", number__contains="415").count() == 3000
+
+    PhoneNumber.objects.all().delete()
+    inventory_seed(count=3000, area_codes=["415"], random_seed=5, rebuild_indexes=False)
+    assert numbers_now() == rebuilt  # the same seed adds the same numbers either way

@@ -34,6 +34,7 @@ def test_it_assigns_the_numbers_and_returns_the_resources(alice, alice_org, inve
         "label",
         "sms_enabled",
         "mms_enabled",
+        "voice_enabled",
         "created_at",
         "updated_at",
     }

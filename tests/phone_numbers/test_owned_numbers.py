@@ -85,6 +85,7 @@ def test_it_lists_only_the_organizations_assigned_numbers_as_resources(alice, al
         "label": "support",
         "sms_enabled": True,
         "mms_enabled": True,
+        "voice_enabled": True,
         "created_at": row.assigned_at.isoformat().replace("+00:00", "Z"),
         "updated_at": row.updated_at.isoformat().replace("+00:00", "Z"),
     }

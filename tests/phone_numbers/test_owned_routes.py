@@ -12,7 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from accounts.services import api_key_create
 from orders.models import BulkOrder
-from tests.support.factories import give
+from phone_numbers.services.reservations import reservation_create
+from tests.support.factories import add_numbers, give
 from webhooks.models import WebhookEndpoint
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_send_test
 
@@ -92,7 +93,16 @@ def _bob_api_key(bob_org):
     return api_key.pk
 
 
+def _bob_reservation(bob_org):
+    add_numbers("+14155550198")
+    return reservation_create(
+        organization_id=bob_org.id, numbers=["+14155550198"], ttl_seconds=600
+    ).pk
+
+
 OTHER_ORGANIZATION_RESOURCE = {
+    "phone-number-reservation": _bob_reservation,
+    "phone-number-reservation-extend": _bob_reservation,
     "phone-number": _bob_number,
     "bulk-order": _bob_backorder,
     "webhook-endpoint": _bob_webhook_endpoint,
@@ -106,6 +116,7 @@ OTHER_ORGANIZATION_RESOURCE = {
 }
 # Routes that cannot be read (POST only): Bob's view of the resource is read at this one.
 READ_ROUTE = {
+    "phone-number-reservation-extend": "phone-number-reservation",
     "bulk-order-cancel": "bulk-order",
     "webhook-rotate-secret": "webhook-endpoint",
     "webhook-test": "webhook-endpoint",
