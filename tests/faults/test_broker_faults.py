@@ -15,8 +15,7 @@ from accounts.models import Organization
 from orders.models import BulkOrder, CarrierOrder
 from phone_numbers.models import PhoneNumber
 from tests.faults.proxy import TcpProxy
-from tests.faults.test_web_faults import BULK, api_key_for
-from tests.support.factories import assert_integrity, make_numbers, make_org
+from tests.support.factories import api_key_for, assert_integrity, make_numbers, make_org
 from tests.support.processes import Gunicorn, Worker, child_env, database_url_of_test_db, wait_for
 
 pytestmark = [
@@ -29,6 +28,7 @@ pytestmark = [
         reason="needs a networked broker (CELERY_BROKER_URL redis:// or amqp://)",
     ),
 ]
+BULK = "/v1/phone-numbers/bulk"
 # The sweeper is what finishes an order whose enqueue failed during the outage; scaled down
 # so the test stays short (tests/orders/test_worker.py proves the default stall + sweep bound).
 RECOVERY = {

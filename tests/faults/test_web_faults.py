@@ -12,11 +12,9 @@ import pytest
 import requests
 from django.conf import settings
 
-from accounts import scopes
-from accounts.services import api_key_create
 from orders.models import BulkOrder
 from tests.faults.proxy import TcpProxy
-from tests.support.factories import assert_integrity, make_numbers, make_org
+from tests.support.factories import api_key_for, assert_integrity, make_numbers, make_org
 from tests.support.processes import Gunicorn, child_env
 
 pytestmark = [
@@ -44,10 +42,6 @@ def web(tmp_path):
     finally:
         server.stop()
         proxy.close()
-
-
-def api_key_for(org) -> str:
-    return api_key_create(organization=org, scopes=scopes.ALL, label="faults")[1]
 
 
 def test_a_database_cut_answers_only_503_with_retry_after_then_200(web):

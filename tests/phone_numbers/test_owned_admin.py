@@ -3,12 +3,11 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
 from tests.support.factories import add_numbers, give, number
-from tests.support.staff import staff_login
+from tests.support.staff import staff_login, staff_with
 
 CHANGELIST = "/admin/phone_numbers/phonenumber/"
 
@@ -20,14 +19,6 @@ def detail(number_id):
 @pytest.fixture
 def superuser(db):
     return get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345-xyz")
-
-
-def staff_with(*codenames):
-    user = get_user_model().objects.create_user(
-        f"staff-{'-'.join(codenames)}", password="pw-12345-xyz", is_staff=True
-    )
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
 
 
 def run_action(client, action, ids, reason="customer asked by phone"):

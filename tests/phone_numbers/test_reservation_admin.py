@@ -5,8 +5,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from accounts.models import StaffAction
 from phone_numbers.models import PhoneNumber, Reservation
 from phone_numbers.services.reservations import reservation_create
-from tests.phone_numbers.test_owned_admin import staff_with
 from tests.support.factories import add_numbers
+from tests.support.staff import staff_with
 
 CHANGELIST = "/admin/phone_numbers/reservation/"
 

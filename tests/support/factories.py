@@ -6,7 +6,8 @@ inventory_add, webhook_endpoint_create, allocation), except where a test needs a
 only fulfilment reaches (`make_numbers` bulk-creates stock, `make_terminal_order` a finished
 order). Fixtures built on these live in the conftests (tests/conftest.py: `alice`, `bob`, ...).
 
-- `Api`, `make_org`, `make_api`: an organization, and a client speaking as one of its keys.
+- `Api`, `make_org`, `make_api`, `api_key_for`: an organization, and a client (or a bare
+  secret) speaking as one of its keys.
 - `make_numbers`, `add_numbers`, `give`, `number`, `owner_of`: inventory and owned numbers.
 - `processing_order`: a backorder waiting for the carrier, its cost held.
 - `make_endpoint`, `make_terminal_order`: webhook endpoints and finished bulk orders.
@@ -60,6 +61,11 @@ def make_org(name, credit_cents=10_000):
 def make_api(org, key_scopes=scopes.ALL):
     _, secret = api_key_create(organization=org, scopes=key_scopes, label="test")
     return Api(secret)
+
+
+def api_key_for(org) -> str:
+    """The secret of a new key of `org` with every scope (for clients other than Api)."""
+    return api_key_create(organization=org, scopes=scopes.ALL, label="faults")[1]
 
 
 # --- inventory and owned numbers -------------------------------------------------------------

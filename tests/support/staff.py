@@ -1,5 +1,6 @@
 """Staff in the back office: a confirmed TOTP device, its current code, and a test client
-logged in with the second factor (django-otp), as the admin requires (docs/backoffice.md)."""
+logged in with the second factor (django-otp), as the admin requires (docs/backoffice.md), and
+a staff user with given permissions (`staff_with`)."""
 
 
 def confirmed_device(user):
@@ -31,3 +32,15 @@ def staff_login(client, user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+def staff_with(*codenames):
+    """A staff user holding exactly these permissions (codenames), named after them."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(
+        f"staff-{'-'.join(codenames)}", password="pw-12345-xyz", is_staff=True
+    )
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
