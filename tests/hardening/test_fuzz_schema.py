@@ -79,6 +79,7 @@ POSITIVE_LEEWAY = {
     "contains": "not together with pattern, its other name (cross-field)",
     "label": "printable means Unicode categories (not Cc/Cf/Cn/Co/Z*) a pattern cannot name",
     "description": "printable, as for label",
+    "search": "free text without NUL characters (Django's form fields refuse them)",
     "inbound_url": "Django's URL validation is stricter than any JSON Schema pattern",
     "status_url": "Django's URL validation is stricter than any JSON Schema pattern",
     "url": "Django's URL validation is stricter than any JSON Schema pattern",
