@@ -1,8 +1,10 @@
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 
 from phone_numbers.models import NumberPrice
+from tests.support.browser import PASSWORD
 from tests.support.factories import Api, make_api, make_org
 from tests.support.receivers import Receiver
 from tests.support.staff import staff_login
@@ -77,6 +79,18 @@ def receiver():
     server = Receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def superuser(db):
+    """A superuser with the browser tests' password (tests.support.browser.PASSWORD)."""
+    return User.objects.create_superuser("root", "root@example.com", PASSWORD)
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    """A test client logged in as `superuser`, second factor included."""
+    return staff_login(client, superuser)
 
 
 @pytest.fixture

@@ -10,11 +10,6 @@ from tests.support.staff import staff_login
 
 
 @pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser("root", "root@example.com", PASSWORD)
-
-
-@pytest.fixture
 def support_user(db):
     # After a transactional test's flush the group is gone until the next migrate.
     sync_support_group()
@@ -67,10 +62,4 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def support_client(client, support_user):
     staff_login(client, support_user)
-    return client
-
-
-@pytest.fixture
-def superuser_client(client, superuser):
-    staff_login(client, superuser)
     return client

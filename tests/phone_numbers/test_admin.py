@@ -9,11 +9,6 @@ CHANGELIST = "/admin/phone_numbers/phonenumber/"
 
 
 @pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345-xyz")
-
-
-@pytest.fixture
 def staff(db):
     from django.contrib.auth.models import Permission
 

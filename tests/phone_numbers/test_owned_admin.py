@@ -1,8 +1,6 @@
 """Admin: a number's history on its page; staff release / return through the services."""
 
-import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth import get_user_model
 
 from orders.models import BulkOrder
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
@@ -14,11 +12,6 @@ CHANGELIST = "/admin/phone_numbers/phonenumber/"
 
 def detail(number_id):
     return f"{CHANGELIST}{number_id}/change/"
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-12345-xyz")
 
 
 def run_action(client, action, ids, reason="customer asked by phone"):

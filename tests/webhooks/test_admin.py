@@ -1,27 +1,12 @@
-import pytest
 from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import StaffAction
 from tests.support.factories import make_endpoint, make_terminal_order
-from tests.support.staff import staff_login
 from webhooks import services
 from webhooks.models import WebhookDelivery
 
 Status = WebhookDelivery.Status
-
-
-@pytest.fixture
-def superuser(db):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
-
-
-@pytest.fixture
-def superuser_client(client, superuser):
-    staff_login(client, superuser)
-    return client
 
 
 def test_it_never_shows_the_secret_in_the_endpoint_admin(admin_client, alice_org):
