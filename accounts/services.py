@@ -3,6 +3,7 @@
 always the sum of the ledger and the database's check constraints (balance >= 0, held >= 0,
 held <= balance) are the last line of defence rather than the only one."""
 
+import functools
 import secrets
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from accounts.models import (
     hash_api_key_secret,
 )
 from api.errors import Forbidden, InsufficientCredit, InvalidInput
+from api.sql import column_list, insert_sql, instance_from_row, saved
 
 Kind = CreditTransaction.Kind
 
@@ -226,7 +228,25 @@ def lock_organization(organization_id) -> Organization:
     numbers take this lock first, always, so two transactions never wait on each other in
     opposite orders."""
     assert connection.in_atomic_block, "lock_organization needs a transaction"
-    return Organization.objects.select_for_update().get(pk=organization_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_organization_sql(), [_organization_pk(organization_id)])
+        row = cursor.fetchone()
+    if row is None:
+        raise Organization.DoesNotExist(f"no organization {organization_id}")
+    return instance_from_row(Organization, row)
+
+
+@functools.cache
+def _lock_organization_sql() -> str:
+    """What Organization.objects.select_for_update().get(pk=...) sends, without compiling it
+    for every order (api.sql)."""
+    table = connection.ops.quote_name(Organization._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return f"SELECT {column_list(Organization)} FROM {table} WHERE id = %s{lock}"
+
+
+def _organization_pk(organization_id):
+    return Organization._meta.pk.get_db_prep_value(organization_id, connection)
 
 
 def post_ledger_entry(
@@ -244,8 +264,7 @@ def post_ledger_entry(
     assert connection.in_atomic_block, "post_ledger_entry needs a transaction"
     organization.balance_cents += amount_cents
     organization.held_cents += held_change_cents
-    organization.save(update_fields=["balance_cents", "held_cents"])
-    return CreditTransaction.objects.create(
+    line = CreditTransaction(
         organization=organization,
         kind=kind,
         amount_cents=amount_cents,
@@ -256,6 +275,26 @@ def post_ledger_entry(
         note=note[:500],
         created_by=created_by,
     )
+    # The organization's new totals and the line: one statement on PostgreSQL (a data-modifying
+    # WITH runs to completion whether or not the INSERT reads it), two elsewhere. What
+    # organization.save(update_fields=[...]) and CreditTransaction.objects.create() would send.
+    move = (
+        f"UPDATE {connection.ops.quote_name(Organization._meta.db_table)} "
+        "SET balance_cents = %s, held_cents = %s WHERE id = %s"
+    )
+    move_params = [
+        organization.balance_cents,
+        organization.held_cents,
+        _organization_pk(organization.pk),
+    ]
+    insert, insert_params = insert_sql(line)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"WITH moved AS ({move}) {insert}", move_params + insert_params)
+        else:
+            cursor.execute(move, move_params)
+            cursor.execute(insert, insert_params)
+    return saved(line)
 
 
 def ensure_available_credit(organization: Organization, cents: int) -> None:

@@ -53,6 +53,7 @@ from api.errors import (
     OrderNotProcessing,
     ServiceUnavailable,
 )
+from api.sql import insert
 from orders import signals
 from orders.models import BulkOrder, CarrierOrder, CarrierWebhookEvent
 from phone_numbers import numbering
@@ -279,7 +280,7 @@ def _bulk_order_place(
     if len(numbers) == quantity:
         order.status = Status.COMPLETE
         order.completed_at = now
-        order.save(force_insert=True)
+        insert(order)
         log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity, mode=mode)
         _count_placed(mode, "filled")
         return order
@@ -301,7 +302,7 @@ def _bulk_order_place(
         order.status = Status.PARTIAL
         order.failed_count = shortfall
         order.completed_at = now
-        order.save(force_insert=True)
+        insert(order)
         log.info(
             "bulk_order_partial_at_once",
             order_id=str(order.id),
@@ -312,7 +313,7 @@ def _bulk_order_place(
         return order
 
     order.is_backorder = True
-    order.save(force_insert=True)
+    insert(order)
     credit_hold(
         organization=organization,
         cents=shortfall * unit_price,
