@@ -53,8 +53,13 @@ class KeysetPagination(BasePagination):
         raw_cursor = request.query_params.get("cursor")
         if raw_cursor is not None:
             value, pk = decode_cursor(raw_cursor)
+            # The first condition is implied by the second; it is there for the index: the
+            # OR alone is a filter on every row before the cursor (230 ms for the 10,000th page
+            # of a million numbers), the bound makes the scan start at the cursor (an index
+            # on (..., field DESC, id DESC) serves both).
             queryset = queryset.filter(
-                Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk})
+                Q(**{f"{field}__lte": value}),
+                Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk}),
             )
         rows = list(queryset.order_by(f"-{field}", "-pk")[: limit + 1])
         self.next_cursor = None

@@ -14,15 +14,19 @@ PAGE_SIZE = 100
 def assign_fixture(bench_url: str, owner_ids: list[str], assigned: int, big_owner: int) -> None:
     """Assign `assigned` available numbers: the first `big_owner` to owner_ids[0], the rest
     round-robin to the others; assigned_at 1 ms apart, so that every page has distinct keys.
-    One UPDATE with the table's plain indexes dropped and rebuilt after (as seed_inventory
-    does for a large seed), in the Django process set up by make_organizations."""
+    One UPDATE with the table's indexes, keys and foreign keys dropped and rebuilt after (as
+    seed_inventory does for a large seed), in the Django process set up by make_organizations."""
     from django.db import connection, transaction
 
     from phone_numbers.models import PhoneNumber
-    from phone_numbers.services.inventory import indexes_rebuilt_after
+    from phone_numbers.services.inventory import indexes_and_keys_rebuilt_after
 
     table = PhoneNumber._meta.db_table
-    with transaction.atomic(), indexes_rebuilt_after(PhoneNumber), connection.cursor() as cursor:
+    with (
+        transaction.atomic(),
+        indexes_and_keys_rebuilt_after(PhoneNumber),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("CREATE TEMP TABLE fixture_owner (k int PRIMARY KEY, id uuid)")
         cursor.executemany("INSERT INTO fixture_owner VALUES (%s, %s)", list(enumerate(owner_ids)))
         cursor.execute(

@@ -116,6 +116,14 @@ def criteria_sql(criteria: Criteria, *, now, reserver_id=None) -> tuple[str, lis
     if criteria.area_code:
         clauses.append(f"{table}.area_code = %s")
         params.append(criteria.area_code)
+    elif criteria.starts_with:
+        # The first digits of the national number are the area code's: say so, as a range of
+        # area codes, and the type + area code index reads only those area codes. Without it
+        # the planner walks that index from the first area code, filtering on `number`
+        # (25 ms for starts_with "9" at 10 M numbers).
+        head = criteria.starts_with[:3]
+        clauses.append(f"{table}.area_code BETWEEN %s AND %s")
+        params.extend([head.ljust(3, "0"), head.ljust(3, "9")])
     for digits in (criteria.exchange, criteria.starts_with):
         # Both are digits right after the area code (or, with no area code, starts_with is the
         # national number's first digits). Together, both ranges apply.
@@ -126,9 +134,12 @@ def criteria_sql(criteria: Criteria, *, now, reserver_id=None) -> tuple[str, lis
         clauses.append(f"reverse({table}.number) BETWEEN %s AND %s")
         params.extend(_suffix_range(criteria.ends_with))
     if criteria.pattern:
-        # After the "+1": the digits appear in the national number, not across the country code.
-        clauses.append(f"{table}.number LIKE %s")
-        params.append(f"+1%{criteria.pattern}%")
+        # The digits must appear in the national number, not across the country code: that is
+        # the substr() test. The trigram index serves the plain LIKE: '+1%digits%' would also
+        # ask it for the trigram of the leading "1", which every number has, and reading that
+        # posting list costs ~300 ms at 10 M numbers whatever the digits (docs/inventory.md).
+        clauses.append(f"{table}.number LIKE %s AND substr({table}.number, 3) LIKE %s")
+        params.extend([f"%{criteria.pattern}%"] * 2)
     for feature in criteria.features:
         clauses.append(f"{table}.{FEATURE_COLUMNS[feature]}")
     db_now = connection.ops.adapt_datetimefield_value(now)

@@ -109,9 +109,10 @@ class PhoneNumber(models.Model):
                 condition=Q(state="quarantined"),
                 name="phonenumber_quarantine_idx",
             ),
-            # On PostgreSQL, `contains` (`number LIKE '+1%pattern%'`) also has a pg_trgm GIN
-            # index (migration 0004) and `ends_with` a btree on reverse(number) among available
-            # numbers (migration 0009): SQLite has neither.
+            # On PostgreSQL, `contains` (`number LIKE '%pattern%'`) also has a pg_trgm GIN index
+            # among available numbers (migration 0010; 0004's covers every number, for the
+            # admin) and `ends_with` a btree on reverse(number) among available numbers
+            # (migration 0009): SQLite has neither.
         ]
         constraints = [
             models.CheckConstraint(

@@ -5,7 +5,7 @@ phone_numbers.services.provisioning."""
 import io
 import random
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
@@ -19,10 +19,10 @@ from phone_numbers.models import PhoneNumber
 PG_BATCH_SIZE = 50_000
 SQLITE_BATCH_SIZE = 500  # under SQLite's 999 bound parameters for the existence check
 
-# A seed this large into an empty inventory drops the table's plain indexes first and builds
-# them again at the end (one transaction): building an index over 10 M rows once is several
-# times faster than updating it 10 M times (docs/benchmarks.md, seeding).
-REBUILD_INDEXES_MIN_COUNT = 100_000
+# A seed this large into an empty inventory is a bulk load (one transaction): building each
+# index and key over 10 M rows once is many times faster than updating it 10 M times
+# (docs/benchmarks.md, Seeding).
+BULK_LOAD_MIN_COUNT = 100_000
 
 # Exchange codes (the three digits after the area code) are [2-9]XX: 800 * 10,000 lines.
 NUMBERS_PER_AREA_CODE = 800 * 10_000
@@ -97,19 +97,34 @@ def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
 
 
 @contextmanager
-def indexes_rebuilt_after(model):
-    """PostgreSQL, inside the caller's transaction: drop the model's plain indexes (not the
-    ones behind its primary key and unique constraints, which the load's ON CONFLICT needs),
-    and create them again, with the same definitions, when the block ends. The table is locked
-    against every other reader and writer until the transaction ends: for loading an empty
-    inventory, not a live one."""
+def indexes_and_keys_rebuilt_after(model):
+    """PostgreSQL, inside the caller's transaction: drop every index of the model's table
+    (those behind its primary key and unique constraints too), its foreign keys and the
+    foreign keys pointing at it, and create them all again, with the same definitions, when
+    the block ends. Nothing is then maintained row by row during the block, and nothing
+    checks the dropped constraints either: the caller guarantees that what it writes satisfies
+    them (re-adding them verifies it, or the transaction fails). The table is locked against
+    every other reader and writer until the transaction ends: for loading an empty inventory,
+    not a live one."""
     assert connection.in_atomic_block, "the indexes come back in the same transaction"
     table = model._meta.db_table
     with connection.cursor() as cursor:
+        # Primary key, unique and foreign-key constraints on the table or pointing at it
+        # (check constraints stay: they cost nothing per row). Keys first when re-adding:
+        # the foreign keys need the primary key.
         cursor.execute(
-            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = "
-            "current_schema() AND i.tablename = %s AND NOT EXISTS (SELECT 1 FROM "
-            "pg_constraint c WHERE c.conindid = to_regclass(quote_ident(i.indexname)))",
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE (conrelid = %s::regclass AND contype IN ('p', 'u', 'f')) "
+            "OR (confrelid = %s::regclass AND contype = 'f') "
+            "ORDER BY contype = 'f', conrelid = %s::regclass DESC, conname",
+            [table, table, table],
+        )
+        constraints = cursor.fetchall()
+        for owner, name, _ in reversed(constraints):
+            cursor.execute(f'ALTER TABLE {owner} DROP CONSTRAINT "{name}"')
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = %s",
             [table],
         )
         indexes = cursor.fetchall()
@@ -117,14 +132,20 @@ def indexes_rebuilt_after(model):
             cursor.execute(f'DROP INDEX "{name}"')
     yield
     with connection.cursor() as cursor:
-        # Deferred foreign-key checks of the loaded rows run now: PostgreSQL builds no index
-        # on a table with pending trigger events.
+        # Deferred foreign-key checks of rows written in the block run now: PostgreSQL alters
+        # no table with pending trigger events.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         # Server memory for the sorts of the builds (the default 64 MB spills a 10 M-row
         # trigram index to disk), for this transaction only.
         cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        keys = [c for c in constraints if not c[2].startswith("FOREIGN KEY")]
+        foreign_keys = [c for c in constraints if c[2].startswith("FOREIGN KEY")]
+        for owner, name, definition in keys:
+            cursor.execute(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
         for _, definition in indexes:
             cursor.execute(definition)
+        for owner, name, definition in foreign_keys:
+            cursor.execute(f'ALTER TABLE {owner} ADD CONSTRAINT "{name}" {definition}')
 
 
 def _add_batch_orm(batch: list[InventoryRow]) -> int:
@@ -175,17 +196,19 @@ def inventory_seed(
     area_codes: list[str] | None = None,
     random_seed: int | None = None,
     on_progress=None,
-    rebuild_indexes: bool | None = None,
+    bulk_load: bool | None = None,
 ) -> int:
     """Add exactly `count` new available numbers of this type, spread at random over the area
     codes (default: every valid one for the type); numbers that exist are skipped and replaced
-    by fresh ones. The same random_seed on the same inventory adds the same numbers. Raises
-    InventoryFull (adding nothing) if the area codes cannot hold `count` more numbers.
-    `on_progress(added)` is called after each batch. Returns the number added (== count).
+    by fresh ones. The same random_seed on the same inventory adds the same numbers (the first
+    `count` new ones its random stream draws, either way below). Raises InventoryFull (adding
+    nothing) if the area codes cannot hold `count` more numbers. `on_progress(added)` is called
+    after each batch. Returns the number added (== count).
 
-    rebuild_indexes (PostgreSQL; default: when the inventory is empty and count is at least
-    REBUILD_INDEXES_MIN_COUNT): the whole seed is one transaction that drops the table's plain
-    indexes first and builds them once at the end (indexes_rebuilt_after)."""
+    bulk_load (PostgreSQL; default: when the inventory is empty and count is at least
+    BULK_LOAD_MIN_COUNT): the whole seed is one transaction that loads the numbers with every
+    index, key and foreign key of the table dropped and builds them once at the end
+    (_bulk_load); otherwise batches of INSERT ... ON CONFLICT DO NOTHING (inventory_add)."""
     area_codes = sorted(set(area_codes or default_area_codes(number_type)))
     for area_code in area_codes:
         error = numbering.area_code_error(number_type, area_code)
@@ -196,21 +219,69 @@ def inventory_seed(
     if count > free:
         raise InventoryFull(f"only {free} free numbers are left in those area codes")
 
-    if rebuild_indexes is None:
-        rebuild_indexes = (
+    if bulk_load is None:
+        bulk_load = (
             connection.vendor == "postgresql"
-            and count >= REBUILD_INDEXES_MIN_COUNT
+            and count >= BULK_LOAD_MIN_COUNT
             and not PhoneNumber.objects.exists()
         )
-    with (
-        transaction.atomic() if rebuild_indexes else nullcontext(),
-        indexes_rebuilt_after(PhoneNumber) if rebuild_indexes else nullcontext(),
-    ):
-        return _seed(count, number_type, area_codes, random.Random(random_seed), on_progress)
+    stream = random_numbers(area_codes, random.Random(random_seed))
+    if not bulk_load:
+        return _seed(count, number_type, stream, on_progress)
+    with transaction.atomic():
+        added = _bulk_load(count, number_type, stream, on_progress)
+        # The load dropped numbers the stream drew twice; replace them the usual way, now
+        # that the unique constraint is back (a few thousand of 10 M over all area codes).
+        return added + _seed(count - added, number_type, stream, None)
 
 
-def _seed(count: int, number_type: str, area_codes: list[str], rng, on_progress) -> int:
-    stream = random_numbers(area_codes, rng)
+_BULK_STAGE = "phone_numbers_inventory_bulk_stage"
+
+
+def _bulk_load(count: int, number_type: str, stream: Iterator[str], on_progress) -> int:
+    """Into an EMPTY inventory, in the caller's transaction: the next `count` numbers of the
+    stream, each once, with nothing maintained row by row. COPY the draws into a temporary
+    table (no WAL, no index), then one INSERT ... SELECT DISTINCT into the table with its
+    indexes, keys and foreign keys dropped (indexes_and_keys_rebuilt_after). DISTINCT is what
+    the unique constraint would have done; the table was empty, so nothing else can collide.
+    Returns how many distinct numbers were added (count minus the repeated draws)."""
+    table = PhoneNumber._meta.db_table
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        # Locked before it is checked empty: no writer can add a number in between.
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        assert not PhoneNumber.objects.exists(), "a bulk load is for an empty inventory"
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        # The sort behind DISTINCT, in memory rather than in temporary files (this transaction
+        # only; 10 M numbers fit in about 600 MB of server memory).
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(f"CREATE TEMP TABLE {_BULK_STAGE} (number text) ON COMMIT DROP")
+        pg_cursor = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with pg_cursor.copy(f"COPY {_BULK_STAGE} (number) FROM STDIN") as copy:
+            left = count
+            while left:
+                # One batch of text in memory at a time, whatever the count.
+                batch = list(islice(stream, min(left, PG_BATCH_SIZE)))
+                copy.write("\n".join(batch) + "\n")
+                left -= len(batch)
+                if on_progress:
+                    on_progress(len(batch))
+        with indexes_and_keys_rebuilt_after(PhoneNumber):
+            cursor.execute(
+                f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
+                "mms_enabled, voice_enabled, created_at, updated_at) "
+                "SELECT gen_random_uuid(), number, %s, substr(number, 3, 3), %s, true, true, "
+                # In number order: the heap follows `number`, the order every search reads.
+                f"true, %s, %s FROM (SELECT DISTINCT number FROM {_BULK_STAGE}) AS drawn "
+                "ORDER BY number",
+                [number_type, PhoneNumber.State.AVAILABLE, now, now],
+            )
+            added = cursor.rowcount
+        cursor.execute(f"DROP TABLE {_BULK_STAGE}")
+    return added
+
+
+def _seed(count: int, number_type: str, stream: Iterator[str], on_progress) -> int:
     added = 0
     while added < count:
         # Ask for what is missing. Duplicates within a batch are dropped here; a number that

@@ -161,17 +161,77 @@ def index_definitions() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def constraint_definitions() -> list[tuple[str, str, str]]:
+    """The table's constraints and the foreign keys pointing at it, with their definitions."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE conrelid = %s::regclass OR confrelid = %s::regclass "
+            "ORDER BY 1, 2",
+            [PhoneNumber._meta.db_table] * 2,
+        )
+        return cursor.fetchall()
+
+
 @pytest.mark.postgres
-def test_a_seed_that_rebuilds_the_indexes_adds_the_same_numbers_and_keeps_every_index(db):
+def test_a_bulk_load_adds_the_same_numbers_and_keeps_every_index_key_and_foreign_key(db):
     from phone_numbers.services.inventory import inventory_seed
 
-    indexes = index_definitions()
-    added = inventory_seed(count=3000, area_codes=["415"], random_seed=5, rebuild_indexes=True)
-    rebuilt = numbers_now()
-    assert added == 3000 and len(rebuilt) == 3000
-    assert index_definitions() == indexes  # dropped and built again, the same definitions
+    indexes, constraints = index_definitions(), constraint_definitions()
+    assert any(definition.startswith("PRIMARY KEY") for _, _, definition in constraints)
+    assert any(owner != PhoneNumber._meta.db_table for owner, _, _ in constraints)  # pointing in
+
+    added = inventory_seed(count=3000, area_codes=["415"], random_seed=5, bulk_load=True)
+    loaded = numbers_now()
+    assert added == 3000 and len(loaded) == 3000
+    # Dropped and built again, the same definitions.
+    assert index_definitions() == indexes
+    assert constraint_definitions() == constraints
     assert PhoneNumber.objects.filter(state="available", number__contains="415").count() == 3000
 
     PhoneNumber.objects.all().delete()
-    inventory_seed(count=3000, area_codes=["415"], random_seed=5, rebuild_indexes=False)
-    assert numbers_now() == rebuilt  # the same seed adds the same numbers either way
+    inventory_seed(count=3000, area_codes=["415"], random_seed=5, bulk_load=False)
+    assert numbers_now() == loaded  # the same seed adds the same numbers either way
+
+
+@pytest.mark.postgres
+def test_a_bulk_load_adds_each_number_once_and_replaces_the_ones_drawn_twice(db):
+    import random
+
+    from phone_numbers.services.inventory import inventory_seed, random_numbers
+
+    # 20,000 draws among one area code's 8 M numbers repeat some (about 25): the load must
+    # keep each once (no unique constraint during the load) and still add exactly 20,000.
+    draws = random_numbers(["415"], random.Random(9))
+    first_draws = [next(draws) for _ in range(20_000)]
+    assert len(set(first_draws)) < 20_000
+
+    assert inventory_seed(count=20_000, area_codes=["415"], random_seed=9, bulk_load=True) == 20_000
+    loaded = numbers_now()
+    assert len(loaded) == len(set(loaded)) == 20_000
+    assert set(first_draws) < set(loaded)
+
+    PhoneNumber.objects.all().delete()
+    inventory_seed(count=20_000, area_codes=["415"], random_seed=9, bulk_load=False)
+    assert numbers_now() == loaded
+
+
+@pytest.mark.postgres
+def test_a_large_seed_into_a_non_empty_inventory_skips_existing_numbers(db):
+    from phone_numbers.services import inventory
+
+    seed("--count", "300", "--area-code", "312", "--random-seed", "1")
+    existing = numbers_now()
+
+    # At the bulk-load size, but the inventory is not empty: the batched path, which skips
+    # the 300 numbers the same seed draws first.
+    output = seed(
+        "--count", str(inventory.BULK_LOAD_MIN_COUNT), "--area-code", "312", "--random-seed", "1"
+    )
+
+    assert f"Added {inventory.BULK_LOAD_MIN_COUNT} available" in output
+    numbers = numbers_now()
+    assert len(numbers) == len(set(numbers)) == inventory.BULK_LOAD_MIN_COUNT + 300
+    assert set(existing) <= set(numbers)
