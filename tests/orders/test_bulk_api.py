@@ -3,6 +3,8 @@
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts import scopes
 from accounts.models import CreditTransaction
@@ -375,3 +377,23 @@ def test_it_treats_empty_routing_as_unset(alice, alice_org):
     assert response.status_code == 200
     number = PhoneNumber.objects.get(organization=alice_org)
     assert (number.inbound_url, number.status_url, number.label) == (None, None, None)
+
+
+@pytest.mark.postgres
+def test_an_immediate_order_runs_the_same_few_statements_whatever_its_quantity(alice):
+    """The hot path's statement count (docs/benchmarks.md): key lookup, organization lock,
+    price read, one claim, the ledger line with the balance move as one statement, the order
+    insert (and the test transaction's savepoint around the order). A claim per number, or a
+    ledger line in two statements, changes it."""
+    make_numbers(40)
+    alice.post(BULK, {"quantity": 1})  # the key's first use also records last_used_at
+
+    counts = {}
+    for quantity in (1, 20):
+        with CaptureQueriesContext(connection) as queries:
+            response = alice.post(BULK, {"quantity": quantity})
+        assert response.status_code == 200
+        counts[quantity] = [query["sql"].split()[0] for query in queries.captured_queries]
+
+    assert counts[1] == counts[20]
+    assert len([sql for sql in counts[1] if sql not in ("SAVEPOINT", "RELEASE")]) == 6, counts[1]
