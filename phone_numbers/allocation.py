@@ -84,7 +84,7 @@ NUMBER_LENGTH = 12  # "+1" and the 10-digit national number
 FEATURE_COLUMNS = {"sms": "sms_enabled", "mms": "mms_enabled", "voice": "voice_enabled"}
 
 
-def _prefix_range(prefix: str) -> tuple[str, str]:
+def prefix_range(prefix: str) -> tuple[str, str]:
     # Numbers are all NUMBER_LENGTH characters of "+1" and digits, so "starts with P" is the
     # closed range P00..0 - P99..9: a btree range under any collation (LIKE 'P%' is not
     # index-backed under the databases' C.UTF-8 collation without text_pattern_ops).
@@ -129,7 +129,7 @@ def criteria_sql(criteria: Criteria, *, now, reserver_id=None) -> tuple[str, lis
         # national number's first digits). Together, both ranges apply.
         if digits:
             clauses.append(f"{table}.number BETWEEN %s AND %s")
-            params.extend(_prefix_range(f"+1{area}{digits}"))
+            params.extend(prefix_range(f"+1{area}{digits}"))
     if criteria.ends_with:
         clauses.append(f"reverse({table}.number) BETWEEN %s AND %s")
         params.extend(_suffix_range(criteria.ends_with))

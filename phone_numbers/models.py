@@ -24,16 +24,21 @@ class PhoneNumber(models.Model):
         RETURNED = "returned"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.CharField(max_length=16, unique=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL Django adds a second,
+    # varchar_pattern_ops index beside a unique CharField, and every claimed row writes it.
+    number = models.CharField(max_length=16)
     number_type = models.CharField(max_length=10, choices=NumberType.choices)
     area_code = models.CharField(max_length=3)
     state = models.CharField(max_length=12, choices=State.choices, default=State.AVAILABLE)
+    # No index of its own: phonenumber_owned_idx starts with organization (and holds exactly
+    # the rows where it is set), so it serves the owner's lookups and the PROTECT check.
     organization = models.ForeignKey(
         "accounts.Organization",
         models.PROTECT,
         null=True,
         blank=True,
         related_name="phone_numbers",
+        db_index=False,
     )
     # The bulk order that assigned the number, if any. A plain column, not a foreign key:
     # orders sits above this app and points here, never the other way (README: Layout).
@@ -115,6 +120,7 @@ class PhoneNumber(models.Model):
             # (migration 0009): SQLite has neither.
         ]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="phonenumber_number_unique"),
             models.CheckConstraint(
                 condition=Q(state="assigned", organization__isnull=False)
                 | (~Q(state="assigned") & Q(organization__isnull=True)),

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from phone_numbers.admin import AreaCodeFilter
 from phone_numbers.allocation import Criteria, criteria_sql
 from phone_numbers.models import PhoneNumber
 from phone_numbers.selectors import search_sql
@@ -83,3 +84,36 @@ def test_claim_candidates_are_index_backed(seeded, db, name):
     explained = plan(sql, [*params, 1000])
 
     assert f"Seq Scan on {TABLE}" not in explained, explained
+
+
+def test_the_admin_area_code_filter_walks_the_unique_index(seeded, db):
+    # The changelist's query for "area code 415", ordered by number, one page.
+    area_code = AreaCodeFilter(None, {"area_code": ["415"]}, PhoneNumber, None)
+    queryset = area_code.queryset(None, PhoneNumber.objects.order_by("number"))
+
+    explained = queryset[:51].explain()
+
+    # Read from +1415 on, not the whole index in order with a filter.
+    assert "Index Scan using phonenumber_number_unique" in explained, explained
+    assert "Index Cond: (((number)::text >= '+14150000000'::text)" in explained, explained
+
+
+def test_a_claimed_row_is_written_to_no_index_twice():
+    # A claim cannot update a row in place (its state changes), so each index that holds the
+    # new row version costs a write per claimed number. Every index without a predicate holds
+    # it: these four, and no duplicate of them (migration 0011 dropped organization_id's own
+    # index, which phonenumber_owned_idx covers, and number's varchar_pattern_ops twin).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index "
+            "WHERE indrelid = %s::regclass AND indpred IS NULL",
+            [TABLE],
+        )
+        unconditional = {row[0] for row in cursor.fetchall()}
+
+    assert unconditional == {
+        f"{TABLE}_pkey",
+        "phonenumber_number_unique",
+        f"{TABLE}_order_id_baac5bda",
+        "phonenumber_number_trgm_idx",
+    }
