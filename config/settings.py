@@ -155,6 +155,9 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", default=60, min_value=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if IS_POSTGRES:
+    # Django's backend, with a health check that polls the socket instead of running SELECT 1
+    # on every request (config/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
     # An unreachable server fails a request (503) or /readyz in seconds, not after the
     # operating system's TCP timeout. `?connect_timeout=N` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)

@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 
 from orders.models import BulkOrder
 from tests.faults.proxy import TcpProxy
@@ -69,6 +70,30 @@ def test_a_database_cut_answers_only_503_with_retry_after_then_200(web):
     print(f"\nrecovery (database cut): 200 again {time.monotonic() - restored:.2f} s after")
     assert all(call().status_code == 200 for _ in range(3))
     assert_integrity()
+
+
+def test_connections_the_server_ended_between_requests_are_replaced_before_the_next(web):
+    # The health check (config/postgresql/base.py) polls each kept connection's socket before a
+    # request uses it. A server that ends a session (restart, failover, pg_terminate_backend)
+    # leaves its last message there: the request must get a new connection, not the dead one.
+    server, _ = web
+    headers = {"Authorization": f"Bearer {api_key_for(make_org('Ended'))}"}
+
+    def statuses(count):
+        url = f"{server.url}/v1/billing/wallet"
+        return [requests.get(url, headers=headers, timeout=15).status_code for _ in range(count)]
+
+    assert set(statuses(12)) == {200}  # every thread of the worker holds a connection now
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        ended = cursor.rowcount
+    assert ended >= 1
+    time.sleep(0.5)  # the backends' last messages reach the kept sockets
+
+    assert statuses(12) == [200] * 12
 
 
 def test_a_web_worker_killed_mid_request_leaves_exactly_one_order_for_the_retry(web):
