@@ -63,8 +63,20 @@ def inventory_add(rows: Iterable[InventoryRow], *, on_batch=None) -> int:
 _STAGE = "phone_numbers_inventory_stage"
 
 
-def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
+def _insert_available_sql(number_type: str, area_code: str, source: str) -> str:
+    """INSERT of new available numbers from `source` (a table or subquery with a `number`
+    column), in number order: `number_type` and `area_code` are SQL for those two values, the
+    rest is what every new number starts with (parameters: state, created_at, updated_at)."""
     table = PhoneNumber._meta.db_table
+    return (
+        f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
+        "mms_enabled, voice_enabled, created_at, updated_at) "
+        f"SELECT gen_random_uuid(), number, {number_type}, {area_code}, %s, true, true, true, "
+        f"%s, %s FROM {source} AS source ORDER BY number"
+    )
+
+
+def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
     now = timezone.now()
     with connection.cursor() as cursor:
         # A session temp table emptied at commit: COPY into it (the fastest way in), then one
@@ -81,13 +93,10 @@ def _add_batch_postgresql(batch: list[InventoryRow]) -> int:
         pg_cursor = cursor.cursor  # the psycopg cursor under Django's wrapper
         with pg_cursor.copy(f"COPY {_STAGE} (number, number_type, area_code) FROM STDIN") as copy:
             copy.write(buffer.getvalue())
+        # In number order: the indexes on number are filled left to right.
         cursor.execute(
-            f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
-            "mms_enabled, voice_enabled, created_at, updated_at) "
-            f"SELECT gen_random_uuid(), number, number_type, area_code, %s, true, true, true, "
-            "%s, %s "
-            # In number order: the three indexes on number are filled left to right.
-            f"FROM {_STAGE} ORDER BY number ON CONFLICT (number) DO NOTHING",
+            _insert_available_sql("number_type", "area_code", _STAGE)
+            + " ON CONFLICT (number) DO NOTHING",
             [PhoneNumber.State.AVAILABLE, now, now],
         )
         added = cursor.rowcount
@@ -267,16 +276,15 @@ def _bulk_load(count: int, number_type: str, stream: Iterator[str], on_progress)
                 if on_progress:
                     on_progress(len(batch))
         with indexes_and_keys_rebuilt_after(PhoneNumber):
+            # In number order: the heap follows `number`, the order every search reads.
             cursor.execute(
-                f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
-                "mms_enabled, voice_enabled, created_at, updated_at) "
-                "SELECT gen_random_uuid(), number, %s, substr(number, 3, 3), %s, true, true, "
-                # In number order: the heap follows `number`, the order every search reads.
-                f"true, %s, %s FROM (SELECT DISTINCT number FROM {_BULK_STAGE}) AS drawn "
-                "ORDER BY number",
+                _insert_available_sql(
+                    "%s", "substr(number, 3, 3)", f"(SELECT DISTINCT number FROM {_BULK_STAGE})"
+                ),
                 [number_type, PhoneNumber.State.AVAILABLE, now, now],
             )
             added = cursor.rowcount
+        # Now rather than at commit: the repeated draws are replaced in the same transaction.
         cursor.execute(f"DROP TABLE {_BULK_STAGE}")
     return added
 

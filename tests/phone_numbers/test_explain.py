@@ -98,7 +98,7 @@ def test_the_admin_area_code_filter_walks_the_unique_index(seeded, db):
     assert "Index Cond: (((number)::text >= '+14150000000'::text)" in explained, explained
 
 
-def test_a_claimed_row_is_written_to_no_index_twice():
+def test_a_claimed_row_is_written_to_no_index_twice(db):
     # A claim cannot update a row in place (its state changes), so each index that holds the
     # new row version costs a write per claimed number. Every index without a predicate holds
     # it: these four, and no duplicate of them (migration 0011 dropped organization_id's own
