@@ -63,16 +63,16 @@ def inventory_add(rows: Iterable[InventoryRow], *, on_batch=None) -> int:
 _STAGE = "phone_numbers_inventory_stage"
 
 
-def _insert_available_sql(number_type: str, area_code: str, source: str) -> str:
+def _insert_available_sql(number_type_sql: str, area_code_sql: str, source: str) -> str:
     """INSERT of new available numbers from `source` (a table or subquery with a `number`
-    column), in number order: `number_type` and `area_code` are SQL for those two values, the
-    rest is what every new number starts with (parameters: state, created_at, updated_at)."""
+    column), in number order: the two *_sql arguments are SQL expressions for those columns,
+    the rest is what every new number starts with (parameters: state, created_at, updated_at)."""
     table = PhoneNumber._meta.db_table
     return (
         f"INSERT INTO {table} (id, number, number_type, area_code, state, sms_enabled, "
         "mms_enabled, voice_enabled, created_at, updated_at) "
-        f"SELECT gen_random_uuid(), number, {number_type}, {area_code}, %s, true, true, true, "
-        f"%s, %s FROM {source} AS source ORDER BY number"
+        f"SELECT gen_random_uuid(), number, {number_type_sql}, {area_code_sql}, %s, true, true, "
+        f"true, %s, %s FROM {source} AS source ORDER BY number"
     )
 
 
