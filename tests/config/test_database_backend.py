@@ -12,6 +12,7 @@ pytestmark = pytest.mark.postgres
 
 
 def test_a_sound_transaction_is_usable_and_a_failed_one_is_not(transactional_db):
+    connection.ensure_connection()  # an earlier test may have closed it
     assert connection.is_usable()  # idle
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT 1")
