@@ -442,7 +442,7 @@ def test_the_lookup_by_reference_falls_back_to_listing_when_the_filter_is_ignore
 
 def _carrier_cancels(callbacks) -> int:
     """How many carrier cancels the captured on-commit callbacks would enqueue."""
-    return sum("_enqueue_carrier_cancel" in callback.__qualname__ for callback in callbacks)
+    return sum("enqueue_carrier_cancel" in callback.__qualname__ for callback in callbacks)
 
 
 def test_a_client_cancel_cancels_the_pending_sub_order_at_the_carrier(
