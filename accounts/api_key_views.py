@@ -1,8 +1,9 @@
 """/v1/api-keys (API.md §7): a customer manages its own keys with a key.
 
-These POSTs do not take Idempotency-Key: a replay answers the stored first answer byte for
-byte, and here that answer holds a secret, which must never be stored (only its hash is).
-A retried create makes a second key, which is listed and can be revoked."""
+Both POSTs honour Idempotency-Key (API.md §4): a retried create gets the same key, and a
+retried rotation the same new secret (rotating twice would end the grace of the secret the
+client still holds). Their answers hold a secret, so the idempotency store keeps them with the
+secret encrypted (api.crypto), for the key's 24 hours, never in plain text."""
 
 from drf_spectacular.utils import extend_schema
 
@@ -18,19 +19,13 @@ from accounts.api_key_serializers import (
 from accounts.models import ApiKey
 from accounts.services import KeyNotActive, api_key_issue, api_key_revoke_by, api_key_rotate
 from api.errors import ValidationFailed
+from api.idempotency import IdempotentCreateMixin, idempotency_key_from
 from api.responses import ok
 from api.serializers import validated_body
 from api.views import ApiViewSet
 
-NO_IDEMPOTENCY = "not accepted on this route: its answer holds a secret that is never stored"
 
-
-def refuse_idempotency_key(request) -> None:
-    if "HTTP_IDEMPOTENCY_KEY" in request.META:
-        raise ValidationFailed({"Idempotency-Key": NO_IDEMPOTENCY})
-
-
-class ApiKeyViewSet(ApiViewSet):
+class ApiKeyViewSet(IdempotentCreateMixin, ApiViewSet):
     required_scopes = {
         "list": scopes.APIKEYS_READ,
         "create": scopes.APIKEYS_WRITE,
@@ -39,6 +34,8 @@ class ApiKeyViewSet(ApiViewSet):
     }
     queryset = ApiKey.objects.none()  # the model, for the schema
     serializer_class = ApiKeySerializer
+    idempotent_actions = frozenset({"create", "rotate"})
+    answer_holds_secret = True
 
     def get_queryset(self):
         return api_keys_for(self.request.organization)
@@ -57,8 +54,12 @@ class ApiKeyViewSet(ApiViewSet):
         responses={201: ApiKeyWithSecretSerializer},
     )
     def create(self, request):
-        refuse_idempotency_key(request)
-        body = validated_body(request, ApiKeyCreateInput)
+        return super().create(request)
+
+    def validate_input(self, request):
+        return validated_body(request, ApiKeyCreateInput)
+
+    def create_validated(self, request, body):
         key, secret = api_key_issue(caller=request.auth, request_id=request.request_id, **body)
         return ok(ApiKeyWithSecretSerializer({**_fields(key), "secret": secret}).data, status=201)
 
@@ -68,9 +69,14 @@ class ApiKeyViewSet(ApiViewSet):
         responses={200: ApiKeyRotatedSerializer},
     )
     def rotate(self, request, id):
-        refuse_idempotency_key(request)
+        idempotency_key = idempotency_key_from(request)
         key = self.get_object()
         body = validated_body(request, ApiKeyRotateInput)
+        return self.idempotently(
+            request, idempotency_key, lambda: self._rotated(request, key, body)
+        )
+
+    def _rotated(self, request, key, body):
         try:
             key, secret = api_key_rotate(
                 api_key=key, caller=request.auth, request_id=request.request_id, **body

@@ -33,6 +33,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 
+from api import crypto
 from api.errors import (
     ApiError,
     IdempotencyKeyInUse,
@@ -226,24 +227,35 @@ class IdempotentCreateMixin:
     The view implements `validate_input(request) -> data` (raises 400/422) and
     `create_validated(request, data) -> Response` (calls one service). The mixin validates the
     Idempotency-Key header, then the body, and only then claims the key — so a request that
-    fails validation never claims it. A view whose answer holds a secret overrides
-    `stored_body` / `replayed_body` so the idempotency store never holds it in plain text."""
+    fails validation never claims it. Another POST action of the view that creates something
+    (a new secret, a delivery) does the same through `idempotently` and is named in
+    `idempotent_actions` (the OpenAPI schema documents the header on exactly those). A view
+    whose answers hold a secret (`data.secret`) sets `answer_holds_secret`: the idempotency
+    store then keeps it encrypted (api.crypto), never in plain text."""
+
+    idempotent_actions = frozenset({"create"})
+    answer_holds_secret = False
 
     def stored_body(self, content: bytes) -> bytes:
-        return content
+        return crypto.encrypt_answer_secret(content) if self.answer_holds_secret else content
 
     def replayed_body(self, content: bytes) -> bytes:
-        return content
+        return crypto.decrypt_answer_secret(content) if self.answer_holds_secret else content
+
+    def idempotently(self, request, key: str | None, produce):
+        """`produce()` at most once per Idempotency-Key (API.md §4); with no key, just run it.
+        `key` is `idempotency_key_from(request)`, read before the body is validated."""
+        if key is None:
+            return produce()
+        return run_idempotently(
+            request,
+            key=key,
+            produce=produce,
+            stored_body=self.stored_body,
+            replayed_body=self.replayed_body,
+        )
 
     def create(self, request, *args, **kwargs):
         key = idempotency_key_from(request)
         data = self.validate_input(request)
-        if key is None:
-            return self.create_validated(request, data)
-        return run_idempotently(
-            request,
-            key=key,
-            produce=lambda: self.create_validated(request, data),
-            stored_body=self.stored_body,
-            replayed_body=self.replayed_body,
-        )
+        return self.idempotently(request, key, lambda: self.create_validated(request, data))

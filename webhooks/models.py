@@ -17,7 +17,7 @@ def new_event_id() -> str:
 
 class WebhookEndpoint(models.Model):
     """Where an organization wants its events POSTed. The signing secret must be readable to
-    sign each delivery, so it is stored encrypted (webhooks.crypto), never in plain text; the
+    sign each delivery, so it is stored encrypted (api.crypto), never in plain text; the
     API shows it only in the answer that issues it, the admin never. After a rotation the
     previous secret keeps signing too until `previous_secret_expires_at`."""
 

@@ -25,11 +25,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.services import lock_organization
-from api import metrics
+from api import crypto, metrics
 from api.responses import iso8601
 from orders.selectors import with_assigned_numbers
 from orders.serializers import BulkOrderSerializer
-from webhooks import crypto, signing, transport
+from webhooks import signing, transport
 from webhooks.models import (
     BULK_ORDER_COMPLETED,
     TEST_EVENT,

@@ -6,12 +6,12 @@ from rest_framework.decorators import action
 
 from accounts import scopes
 from api.errors import ApiError, RateLimited, ValidationFailed
-from api.idempotency import IdempotentCreateMixin
+from api.idempotency import IdempotentCreateMixin, idempotency_key_from
 from api.responses import ok
 from api.schema import error_response
 from api.serializers import validated_body
 from api.views import ApiViewSet
-from webhooks import crypto, selectors, services
+from webhooks import selectors, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.ratelimit import check_replay_allowed
 from webhooks.serializers import (
@@ -41,6 +41,10 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
     }
     queryset = WebhookEndpoint.objects.none()  # the model, for the schema
     serializer_class = WebhookEndpointSerializer
+    # A retried rotation gets the same new secret (a second one would end the grace of the
+    # secret the receiver still checks); a retried test sends one event, not two.
+    idempotent_actions = frozenset({"create", "rotate_secret", "send_test"})
+    answer_holds_secret = True
 
     def get_queryset(self):
         return selectors.endpoints_for(self.request.organization)
@@ -72,13 +76,6 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
             ) from exc
         endpoint.secret = secret
         return ok(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
-
-    # The idempotency store keeps the create answer with the secret encrypted, never plain.
-    def stored_body(self, content: bytes) -> bytes:
-        return crypto.encrypt_answer_secret(content)
-
-    def replayed_body(self, content: bytes) -> bytes:
-        return crypto.decrypt_answer_secret(content)
 
     @extend_schema(summary="Your webhook endpoints, newest first")
     def list(self, request):
@@ -118,7 +115,12 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
     def rotate_secret(self, request, id):
         """201 with the endpoint, its new `secret` (shown in this answer only) and
         `previous_secret_expires_at`."""
-        endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=self.get_object())
+        key = idempotency_key_from(request)
+        endpoint = self.get_object()
+        return self.idempotently(request, key, lambda: self._rotated(endpoint))
+
+    def _rotated(self, endpoint):
+        endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
         endpoint.secret = secret
         return ok(WebhookEndpointCreatedSerializer(endpoint).data, status=201)
 
@@ -130,15 +132,20 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request, id):
         """202 with the `webhook.test` delivery, sent now."""
+        key = idempotency_key_from(request)
+        endpoint = self.get_object()
+        return self.idempotently(request, key, lambda: self._test_sent(request, endpoint))
+
+    def _test_sent(self, request, endpoint):
         try:
-            delivery = services.webhook_endpoint_send_test(endpoint=self.get_object())
+            delivery = services.webhook_endpoint_send_test(endpoint=endpoint)
         except services.EndpointDisabled as exc:
             raise EndpointDisabledError() from exc
         delivery = selectors.deliveries_for(request.organization).get(pk=delivery.pk)
         return ok(WebhookDeliverySerializer(delivery).data, status=202)
 
 
-class WebhookDeliveryViewSet(ApiViewSet):
+class WebhookDeliveryViewSet(IdempotentCreateMixin, ApiViewSet):
     required_scopes = {
         "list": scopes.WEBHOOKS_READ,
         "retrieve": scopes.WEBHOOKS_READ,
@@ -147,6 +154,7 @@ class WebhookDeliveryViewSet(ApiViewSet):
     queryset = WebhookDelivery.objects.none()  # the model, for the schema
     serializer_class = WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilter
+    idempotent_actions = frozenset({"replay"})  # no create: this view is never POSTed to
 
     def get_queryset(self):
         return selectors.deliveries_for(self.request.organization)
@@ -176,9 +184,15 @@ class WebhookDeliveryViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def replay(self, request, id):
-        """202 with the new delivery of the same event to the same endpoint."""
+        """202 with the new delivery of the same event to the same endpoint. The rate limit
+        is checked before the Idempotency-Key is claimed, so a 429 is never the stored answer:
+        a retry after it runs the replay."""
+        key = idempotency_key_from(request)
         delivery = self.get_object()
         check_replay_allowed(request.organization.pk)
+        return self.idempotently(request, key, lambda: self._replayed(request, delivery))
+
+    def _replayed(self, request, delivery):
         try:
             replay = services.delivery_replay(delivery=delivery)
         except services.EndpointDisabled as exc:

@@ -15,7 +15,8 @@ What a view declares (see docs/api.md for the client side):
   responses={200: XOut})` (`many=True` for lists), XOut being the output serializer the handler
   renders with; examples may be the bare `data` or the whole envelope;
 - errors specific to it: `responses={402: error_response(InsufficientCredit, details={...})}`;
-- nothing for Idempotency-Key: a POST of a view built on IdempotentCreateMixin honours it.
+- nothing for Idempotency-Key: a POST that IdempotentCreateMixin runs (its create and its
+  `idempotent_actions`) honours it.
 """
 
 import copy
@@ -74,8 +75,11 @@ class EnvelopeAutoSchema(AutoSchema):
         return bool(self.view.get_authenticators())
 
     def is_idempotent(self) -> bool:
-        """A POST of a view built on the Idempotency-Key mixin (API.md §4)."""
-        return self.method == "POST" and isinstance(self.view, IdempotentCreateMixin)
+        """A POST the Idempotency-Key mixin runs (API.md §4): the view's create (an APIView's
+        POST is its create) or another of its `idempotent_actions`."""
+        if self.method != "POST" or not isinstance(self.view, IdempotentCreateMixin):
+            return False
+        return (getattr(self.view, "action", None) or "create") in self.view.idempotent_actions
 
     def is_throttled(self) -> bool:
         from api.ratelimit import OrganizationWriteThrottle

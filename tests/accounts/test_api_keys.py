@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import scopes
 from accounts.models import ApiKey, ApiKeyEvent
 from accounts.services import api_key_create
+from api.models import IdempotencyKey
 from tests.support.factories import Api, make_api
 
 MANAGER_SCOPES = [scopes.APIKEYS_READ, scopes.APIKEYS_WRITE, scopes.NUMBERS_READ]
@@ -128,16 +129,70 @@ def test_a_key_that_expires_stops_working_then(alice_org):
         assert Api(secret).get("/v1/phone-numbers").status_code == 401
 
 
-def test_it_refuses_an_idempotency_key_rather_than_store_a_secret(alice_org):
+def stored_answers(org) -> list[bytes]:
+    return [
+        bytes(body)
+        for body in IdempotencyKey.objects.filter(organization_id=org.id).values_list(
+            "response_body", flat=True
+        )
+    ]
+
+
+def test_a_retried_create_with_the_same_idempotency_key_gets_the_same_key(alice_org):
     _, manager = manager_of(alice_org)
 
-    response = manager.post(
+    first = manager.post(
+        "/v1/api-keys", {"scopes": [scopes.NUMBERS_READ]}, HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    again = manager.post(
         "/v1/api-keys", {"scopes": [scopes.NUMBERS_READ]}, HTTP_IDEMPOTENCY_KEY="k1"
     )
 
-    assert response.status_code == 422
-    assert "Idempotency-Key" in response.json()["error"]["details"]
-    assert ApiKey.objects.filter(organization=alice_org).count() == 1
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    assert again["Cache-Control"] == "no-store"
+    secret = first.json()["data"]["secret"]
+    assert ApiKey.objects.filter(organization=alice_org).count() == 2  # the manager's and one
+    assert Api(secret).get("/v1/phone-numbers").status_code == 200
+    (stored,) = stored_answers(alice_org)
+    assert secret.encode() not in stored and b'"secret":"fernet:' in stored
+
+
+def test_a_retried_rotation_with_the_same_idempotency_key_rotates_once(alice_org):
+    """Two rotations would end the grace of the secret the client still holds (a key has at
+    most two live secrets): the retry gets the first rotation's answer instead."""
+    _, manager = manager_of(alice_org)
+    key, old_secret = api_key_create(organization=alice_org, scopes=[scopes.NUMBERS_READ])
+    url = f"/v1/api-keys/{key.id}/rotate"
+
+    first = manager.post(url, {"grace_seconds": 600}, HTTP_IDEMPOTENCY_KEY="rotate-1")
+    again = manager.post(url, {"grace_seconds": 600}, HTTP_IDEMPOTENCY_KEY="rotate-1")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    assert Api(old_secret).get("/v1/phone-numbers").status_code == 200
+    assert Api(first.json()["data"]["secret"]).get("/v1/phone-numbers").status_code == 200
+    assert ApiKeyEvent.objects.filter(api_key=key, action="rotated").count() == 1
+    (stored,) = stored_answers(alice_org)
+    assert first.json()["data"]["secret"].encode() not in stored
+    other = manager.post(url, {"grace_seconds": 600}, HTTP_IDEMPOTENCY_KEY="rotate-2")
+    assert other.json()["data"]["secret"] != first.json()["data"]["secret"]
+    assert Api(old_secret).get("/v1/phone-numbers").status_code == 401  # a second rotation
+
+
+def test_a_malformed_idempotency_key_is_refused_before_anything_changes(alice_org):
+    _, manager = manager_of(alice_org)
+    key, old_secret = api_key_create(organization=alice_org, scopes=[scopes.NUMBERS_READ])
+
+    created = manager.post(
+        "/v1/api-keys", {"scopes": [scopes.NUMBERS_READ]}, HTTP_IDEMPOTENCY_KEY=""
+    )
+    rotated = manager.post(f"/v1/api-keys/{key.id}/rotate", {}, HTTP_IDEMPOTENCY_KEY="é")
+
+    assert (created.status_code, rotated.status_code) == (422, 422)
+    assert "Idempotency-Key" in rotated.json()["error"]["details"]
+    assert ApiKey.objects.filter(organization=alice_org).count() == 2
+    assert Api(old_secret).get("/v1/phone-numbers").status_code == 200
 
 
 def test_it_lists_the_organizations_keys_without_secrets(alice_org, bob_org):

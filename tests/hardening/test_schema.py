@@ -87,6 +87,31 @@ def test_it_wraps_a_write_route_in_the_envelope_with_every_generic_error():
     assert "Idempotency-Key" not in json.dumps(operation.get("parameters", []))
 
 
+def test_it_documents_the_idempotency_key_header_on_exactly_the_posts_that_honour_it():
+    """API.md §4: every POST that creates something (an order, a reservation, an endpoint, a
+    key, a secret, a delivery); not those that change or read (cancel, extend, quote, search,
+    release)."""
+    paths = json.loads(COMMITTED.read_text())["paths"]
+    honoured = {
+        path
+        for path, operations in paths.items()
+        if "post" in operations
+        and any(p["name"] == "Idempotency-Key" for p in operations["post"].get("parameters", []))
+    }
+
+    assert honoured == {
+        "/v1/api-keys",
+        "/v1/api-keys/{id}/rotate",
+        "/v1/phone-numbers/bulk",
+        "/v1/phone-numbers/orders",
+        "/v1/phone-numbers/reservations",
+        "/v1/webhooks",
+        "/v1/webhooks/deliveries/{id}/replay",
+        "/v1/webhooks/{id}/rotate-secret",
+        "/v1/webhooks/{id}/test",
+    }
+
+
 def test_it_states_the_contract_field_rules_on_request_bodies():
     schemas = generated_schema("tests.hardening.urls")["components"]["schemas"]
     probe = schemas["ProbeInputRequest"]

@@ -9,6 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from api import crypto
+from api.models import IdempotencyKey
 from tests.support.receivers import documented_verify
 from webhooks import services
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -267,6 +269,34 @@ def test_replay_is_limited_to_10_a_minute_per_organization(alice, bob, receiver,
     assert 1 <= int(refused["Retry-After"]) <= 60
     assert bobs.status_code == 202  # the limit is per organization
     assert WebhookDelivery.objects.filter(replay_of_id=delivery["id"]).count() == 10
+
+
+def test_rotate_test_and_replay_retried_with_one_idempotency_key_each_run_once(
+    alice, receiver, eager_sends
+):
+    endpoint = create(alice, receiver.url())
+    base = f"/v1/webhooks/{endpoint['id']}"
+    with eager_sends(execute=False):
+        rotated = [alice.post(f"{base}/rotate-secret", HTTP_IDEMPOTENCY_KEY="r") for _ in "12"]
+        tested = [alice.post(f"{base}/test", HTTP_IDEMPOTENCY_KEY="t") for _ in "12"]
+        delivery_id = tested[0].json()["data"]["id"]
+        replayed = [
+            alice.post(f"/v1/webhooks/deliveries/{delivery_id}/replay", HTTP_IDEMPOTENCY_KEY="p")
+            for _ in "12"
+        ]
+
+    for (first, again), status in zip((rotated, tested, replayed), (201, 202, 202), strict=True):
+        assert first.status_code == status, first.json()
+        assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    row = WebhookEndpoint.objects.get(pk=endpoint["id"])
+    assert crypto.decrypt(row.secret_encrypted) == rotated[0].json()["data"]["secret"]
+    # Rotated once: the secret the receiver still checks is the one the create call showed.
+    assert crypto.decrypt(row.previous_secret_encrypted) == endpoint_secret(alice, endpoint)
+    deliveries = WebhookDelivery.objects.filter(endpoint_id=endpoint["id"])
+    assert deliveries.filter(replay_of__isnull=True).count() == 1
+    assert deliveries.filter(replay_of_id=delivery_id).count() == 1
+    stored = IdempotencyKey.objects.get(key="r").response_body
+    assert rotated[0].json()["data"]["secret"].encode() not in bytes(stored)
 
 
 def test_another_organizations_endpoints_and_deliveries_are_404(alice, bob, receiver, eager_sends):

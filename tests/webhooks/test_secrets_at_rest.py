@@ -11,8 +11,8 @@ from django.db import connection, models
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from api import crypto
 from api.models import IdempotencyKey
-from webhooks import crypto
 from webhooks.models import WebhookEndpoint
 
 EVENT = "phone_number.bulk_order.completed"
@@ -63,10 +63,15 @@ def test_no_secret_is_stored_in_plain_text_anywhere(alice, settings):
 
 
 def test_secret_keys_rotate_without_losing_a_secret(alice, settings):
+    """Stored Idempotency-Key answers that show a secret are re-encrypted too: their replays
+    still work once the old key is gone."""
     old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.WEBHOOK_SECRET_KEYS = [old_key]
-    response = alice.post("/v1/webhooks", {"url": "https://hooks.example.com/", "events": [EVENT]})
+    body = {"url": "https://hooks.example.com/", "events": [EVENT]}
+    response = alice.post("/v1/webhooks", body, HTTP_IDEMPOTENCY_KEY="create")
     secret = response.json()["data"]["secret"]
+    key_body = {"scopes": ["numbers:read"]}
+    api_key = alice.post("/v1/api-keys", key_body, HTTP_IDEMPOTENCY_KEY="key")
 
     settings.WEBHOOK_SECRET_KEYS = [new_key, old_key]
     call_command("rotate_webhook_secret_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -74,6 +79,11 @@ def test_secret_keys_rotate_without_losing_a_secret(alice, settings):
 
     endpoint = WebhookEndpoint.objects.get()
     assert crypto.decrypt(endpoint.secret_encrypted) == secret
+    replayed = alice.post("/v1/webhooks", body, HTTP_IDEMPOTENCY_KEY="create")
+    assert replayed.content == response.content
+    assert alice.post("/v1/api-keys", key_body, HTTP_IDEMPOTENCY_KEY="key").content == (
+        api_key.content
+    )
 
 
 @pytest.mark.django_db(transaction=True)

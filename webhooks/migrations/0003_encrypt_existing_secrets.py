@@ -1,4 +1,4 @@
-"""Encrypts the plain signing secrets of existing endpoints (webhooks.crypto), and the
+"""Encrypts the plain signing secrets of existing endpoints (api.crypto), and the
 secrets in the stored answers of POST /v1/webhooks in the idempotency store; the next
 migration drops the plain column. Not reversible: a plain secret is never written back."""
 
@@ -6,7 +6,7 @@ from django.db import migrations
 
 
 def encrypt_secrets(apps, schema_editor):
-    from webhooks import crypto
+    from api import crypto
 
     Endpoint = apps.get_model("webhooks", "WebhookEndpoint")
     for endpoint in Endpoint.objects.filter(secret_encrypted="").only("pk", "secret").iterator():

@@ -1,7 +1,9 @@
-"""Signing secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`) with the
-keys of WEBHOOK_SECRET_KEYS. MultiFernet encrypts with the first key and decrypts with any,
-so keys rotate without downtime: put the new key first, run `manage.py
-rotate_webhook_secret_keys` (re-encrypts every stored secret with it), then drop the old key.
+"""Secrets at rest: webhook signing secrets, and the secret in a stored Idempotency-Key answer
+of a route that shows one (a webhook endpoint's or an API key's). Fernet (AES-128-CBC +
+HMAC-SHA256, from `cryptography`) with the keys of WEBHOOK_SECRET_KEYS. MultiFernet encrypts
+with the first key and decrypts with any, so keys rotate without downtime: put the new key
+first, run `manage.py rotate_webhook_secret_keys` (re-encrypts every stored secret with it),
+then drop the old key.
 
 With no key configured (`make run`), one is derived from SECRET_KEY so a development setup
 works without configuration; changing SECRET_KEY then makes the stored secrets unreadable,
@@ -80,3 +82,8 @@ def encrypt_answer_secret(content: bytes) -> bytes:
 def decrypt_answer_secret(content: bytes) -> bytes:
     """The stored answer as it was sent, with its secret in plain text again."""
     return _swap_secret(content, lambda s: decrypt(s) if s.startswith(PREFIX) else s)
+
+
+def reencrypt_answer_secret(content: bytes) -> bytes:
+    """The stored answer with its secret encrypted with the first key (key rotation)."""
+    return _swap_secret(content, lambda s: reencrypt(s) if s.startswith(PREFIX) else s)
