@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
+from django.utils import timezone
 from rest_framework import serializers
 
 from api.errors import ValidationFailed
@@ -310,6 +311,34 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, number):
+        """The fields above, rendered as DRF's fields render them, without a field object per
+        value: a page of 100 numbers is the owned list's main cost (docs/benchmarks.md). A test
+        compares this with the generic rendering (ModelSerializer.to_representation)."""
+        zone = timezone.get_current_timezone()
+        return {
+            "id": str(number.id),
+            "number": number.number,
+            "number_type": number.number_type,
+            "area_code": number.area_code,
+            "inbound_url": number.inbound_url or None,
+            "status_url": number.status_url or None,
+            "label": number.label or None,
+            "sms_enabled": number.sms_enabled,
+            "mms_enabled": number.mms_enabled,
+            "voice_enabled": number.voice_enabled,
+            "created_at": _iso(number.assigned_at, zone),
+            "updated_at": _iso(number.updated_at, zone),
+        }
+
+
+def _iso(moment, zone):
+    """DRF's DateTimeField rendering: ISO 8601 in the current time zone, UTC as "Z"."""
+    if moment is None:
+        return None
+    text = moment.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class NumberPreviewSerializer(serializers.Serializer):

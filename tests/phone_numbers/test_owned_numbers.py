@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts import scopes
 from accounts.models import CreditTransaction
 from phone_numbers.models import PhoneNumber, PhoneNumberEvent
+from phone_numbers.serializers import PhoneNumberSerializer
 from tests.support.factories import add_numbers, give, make_api, make_org, number
 
 ANY = object()  # any message will do
@@ -158,6 +160,31 @@ def test_it_gets_one_number(alice, alice_org):
 
     assert response.status_code == 200
     assert response.json()["data"]["number"] == "+14155550100"
+
+
+def test_a_number_renders_as_drfs_generic_serializer_renders_it(alice, alice_org, settings):
+    """PhoneNumberSerializer renders without a field object per value (speed): its answer must
+    stay the one ModelSerializer's fields give, for routing set, cleared and never set, in UTC
+    and in another time zone."""
+    ids = give(alice_org, "+14155550100", "+14155550101", label="a", inbound_url="https://x/in")
+    PhoneNumber.objects.filter(number="+14155550101").update(label="", status_url="https://x/s")
+    listed = alice.get("/v1/phone-numbers").json()["data"]
+    numbers = PhoneNumber.objects.filter(pk__in=ids.values())
+
+    for zone in ("UTC", "America/New_York"):
+        settings.TIME_ZONE = zone
+        with timezone.override(zone):
+            for row in numbers:
+                generic = serializers.ModelSerializer.to_representation(
+                    PhoneNumberSerializer(), row
+                )
+                assert PhoneNumberSerializer(row).data == generic
+    settings.TIME_ZONE = "UTC"
+    assert {row["number"]: row for row in listed} == {
+        row.number: serializers.ModelSerializer.to_representation(PhoneNumberSerializer(), row)
+        for row in numbers
+    }
+    assert listed[0]["created_at"].endswith("Z")
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
