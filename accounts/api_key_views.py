@@ -19,7 +19,7 @@ from accounts.api_key_serializers import (
 from accounts.models import ApiKey
 from accounts.services import KeyNotActive, api_key_issue, api_key_revoke_by, api_key_rotate
 from api.errors import ValidationFailed
-from api.idempotency import IdempotentCreateMixin, idempotency_key_from
+from api.idempotency import IdempotentCreateMixin
 from api.responses import ok
 from api.serializers import validated_body
 from api.views import ApiViewSet
@@ -69,12 +69,9 @@ class ApiKeyViewSet(IdempotentCreateMixin, ApiViewSet):
         responses={200: ApiKeyRotatedSerializer},
     )
     def rotate(self, request, id):
-        idempotency_key = idempotency_key_from(request)
         key = self.get_object()
         body = validated_body(request, ApiKeyRotateInput)
-        return self.idempotently(
-            request, idempotency_key, lambda: self._rotated(request, key, body)
-        )
+        return self.idempotently(request, lambda: self._rotated(request, key, body))
 
     def _rotated(self, request, key, body):
         try:

@@ -28,6 +28,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
@@ -220,20 +221,14 @@ def purge_expired_keys(*, batch_size: int = 5000) -> int:
         ).delete()[0]
 
 
-class IdempotentCreateMixin:
-    """For a view whose POST creates something: a ViewSet routes POST to `create`; an APIView
-    sets `post = IdempotentCreateMixin.create` (the mixin defines no `post` itself, or every
-    route of a ViewSet would advertise POST in its Allow header).
-    The view implements `validate_input(request) -> data` (raises 400/422) and
-    `create_validated(request, data) -> Response` (calls one service). The mixin validates the
-    Idempotency-Key header, then the body, and only then claims the key — so a request that
-    fails validation never claims it. Another POST action of the view that creates something
-    (a new secret, a delivery) does the same through `idempotently` and is named in
-    `idempotent_actions` (the OpenAPI schema documents the header on exactly those). A view
-    whose answers hold a secret (`data.secret`) sets `answer_holds_secret`: the idempotency
-    store then keeps it encrypted (api.crypto), never in plain text."""
+class IdempotentActionsMixin:
+    """For a view with POST actions that create something (API.md §4): each such action is
+    named in `idempotent_actions` (the OpenAPI schema documents the header on exactly those)
+    and runs its work through `idempotently` once it has checked what it must (object, body).
+    A view whose answers hold a secret (`data.secret`) sets `answer_holds_secret`: the
+    idempotency store then keeps it encrypted (api.crypto), never in plain text."""
 
-    idempotent_actions = frozenset({"create"})
+    idempotent_actions: frozenset = frozenset()
     answer_holds_secret = False
 
     def stored_body(self, content: bytes) -> bytes:
@@ -242,9 +237,16 @@ class IdempotentCreateMixin:
     def replayed_body(self, content: bytes) -> bytes:
         return crypto.decrypt_answer_secret(content) if self.answer_holds_secret else content
 
-    def idempotently(self, request, key: str | None, produce):
-        """`produce()` at most once per Idempotency-Key (API.md §4); with no key, just run it.
-        `key` is `idempotency_key_from(request)`, read before the body is validated."""
+    def idempotently(self, request, produce):
+        """`produce()` at most once per Idempotency-Key (read here: 422 when malformed); with
+        no key, just run it."""
+        return self.with_idempotency_key(request, idempotency_key_from(request), produce)
+
+    def with_idempotency_key(self, request, key: str | None, produce):
+        """As `idempotently`, with the key the caller read already."""
+        action = getattr(self, "action", None) or "create"  # an APIView's POST is its create
+        if action not in self.idempotent_actions:
+            raise ImproperlyConfigured(f"{type(self).__name__}.{action} is not idempotent")
         if key is None:
             return produce()
         return run_idempotently(
@@ -255,7 +257,19 @@ class IdempotentCreateMixin:
             replayed_body=self.replayed_body,
         )
 
+
+class IdempotentCreateMixin(IdempotentActionsMixin):
+    """For a view whose POST creates something: a ViewSet routes POST to `create`; an APIView
+    sets `post = IdempotentCreateMixin.create` (the mixin defines no `post` itself, or every
+    route of a ViewSet would advertise POST in its Allow header).
+    The view implements `validate_input(request) -> data` (raises 400/422) and
+    `create_validated(request, data) -> Response` (calls one service). The mixin validates the
+    Idempotency-Key header, then the body, and only then claims the key — so a request that
+    fails validation never claims it."""
+
+    idempotent_actions = frozenset({"create"})
+
     def create(self, request, *args, **kwargs):
         key = idempotency_key_from(request)
         data = self.validate_input(request)
-        return self.idempotently(request, key, lambda: self.create_validated(request, data))
+        return self.with_idempotency_key(request, key, lambda: self.create_validated(request, data))

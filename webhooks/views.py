@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 
 from accounts import scopes
 from api.errors import ApiError, RateLimited, ValidationFailed
-from api.idempotency import IdempotentCreateMixin, idempotency_key_from
+from api.idempotency import IdempotentActionsMixin, IdempotentCreateMixin
 from api.responses import ok
 from api.schema import error_response
 from api.serializers import validated_body
@@ -115,9 +115,8 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
     def rotate_secret(self, request, id):
         """201 with the endpoint, its new `secret` (shown in this answer only) and
         `previous_secret_expires_at`."""
-        key = idempotency_key_from(request)
         endpoint = self.get_object()
-        return self.idempotently(request, key, lambda: self._rotated(endpoint))
+        return self.idempotently(request, lambda: self._rotated(endpoint))
 
     def _rotated(self, endpoint):
         endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint)
@@ -132,9 +131,8 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request, id):
         """202 with the `webhook.test` delivery, sent now."""
-        key = idempotency_key_from(request)
         endpoint = self.get_object()
-        return self.idempotently(request, key, lambda: self._test_sent(request, endpoint))
+        return self.idempotently(request, lambda: self._test_sent(request, endpoint))
 
     def _test_sent(self, request, endpoint):
         try:
@@ -145,7 +143,7 @@ class WebhookEndpointViewSet(IdempotentCreateMixin, ApiViewSet):
         return ok(WebhookDeliverySerializer(delivery).data, status=202)
 
 
-class WebhookDeliveryViewSet(IdempotentCreateMixin, ApiViewSet):
+class WebhookDeliveryViewSet(IdempotentActionsMixin, ApiViewSet):
     required_scopes = {
         "list": scopes.WEBHOOKS_READ,
         "retrieve": scopes.WEBHOOKS_READ,
@@ -154,7 +152,7 @@ class WebhookDeliveryViewSet(IdempotentCreateMixin, ApiViewSet):
     queryset = WebhookDelivery.objects.none()  # the model, for the schema
     serializer_class = WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilter
-    idempotent_actions = frozenset({"replay"})  # no create: this view is never POSTed to
+    idempotent_actions = frozenset({"replay"})
 
     def get_queryset(self):
         return selectors.deliveries_for(self.request.organization)
@@ -187,10 +185,9 @@ class WebhookDeliveryViewSet(IdempotentCreateMixin, ApiViewSet):
         """202 with the new delivery of the same event to the same endpoint. The rate limit
         is checked before the Idempotency-Key is claimed, so a 429 is never the stored answer:
         a retry after it runs the replay."""
-        key = idempotency_key_from(request)
         delivery = self.get_object()
         check_replay_allowed(request.organization.pk)
-        return self.idempotently(request, key, lambda: self._replayed(request, delivery))
+        return self.idempotently(request, lambda: self._replayed(request, delivery))
 
     def _replayed(self, request, delivery):
         try:

@@ -15,8 +15,8 @@ What a view declares (see docs/api.md for the client side):
   responses={200: XOut})` (`many=True` for lists), XOut being the output serializer the handler
   renders with; examples may be the bare `data` or the whole envelope;
 - errors specific to it: `responses={402: error_response(InsufficientCredit, details={...})}`;
-- nothing for Idempotency-Key: a POST that IdempotentCreateMixin runs (its create and its
-  `idempotent_actions`) honours it.
+- nothing for Idempotency-Key: a POST of a view's `idempotent_actions` (api.idempotency)
+  honours it.
 """
 
 import copy
@@ -26,7 +26,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from api import errors
-from api.idempotency import IdempotentCreateMixin
+from api.idempotency import IdempotentActionsMixin
 from api.schema.components import (
     ERROR_REF,
     GENERIC_ERRORS,
@@ -75,9 +75,9 @@ class EnvelopeAutoSchema(AutoSchema):
         return bool(self.view.get_authenticators())
 
     def is_idempotent(self) -> bool:
-        """A POST the Idempotency-Key mixin runs (API.md §4): the view's create (an APIView's
-        POST is its create) or another of its `idempotent_actions`."""
-        if self.method != "POST" or not isinstance(self.view, IdempotentCreateMixin):
+        """A POST that runs through the Idempotency-Key mechanism (API.md §4): one of the
+        view's `idempotent_actions` (an APIView's POST is its create)."""
+        if self.method != "POST" or not isinstance(self.view, IdempotentActionsMixin):
             return False
         return (getattr(self.view, "action", None) or "create") in self.view.idempotent_actions
 
