@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from accounts.models import CreditTransaction
-from orders import services
+from api.errors import OrderNotProcessing
 from orders.models import BulkOrder, CarrierOrder
 from orders.staff_services import staff_order_close, staff_order_retry
 from phone_numbers.models import PhoneNumber
@@ -232,7 +232,7 @@ class BulkOrderAdmin(admin.ModelAdmin):
                         user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"]
                     )
                     closed += 1
-                except services.OrderNotProcessing:
+                except OrderNotProcessing:
                     skipped += 1
             self.message_user(request, f"Closed {closed} order(s).")
             if skipped:

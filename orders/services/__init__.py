@@ -33,7 +33,6 @@ placements), control (cancel, the sweepers, a staff retry, a carrier's push), an
 (what they share, and finish, the one way an order ends). Callers import the writes from here.
 """
 
-from api.errors import OrderNotProcessing
 from orders.services.control import (
     bulk_order_cancel,
     bulk_order_retry,
@@ -46,7 +45,6 @@ from orders.services.lifecycle import criteria_of, routing_of
 from orders.services.placing import bulk_order_place, listed_order_place
 
 __all__ = [
-    "OrderNotProcessing",
     "bulk_order_cancel",
     "bulk_order_fulfil",
     "bulk_order_place",

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from api.errors import OrderNotProcessing
 from orders import services
 from orders.models import BulkOrder, CarrierOrder
 from orders.staff_services import staff_order_close
@@ -185,7 +186,7 @@ def test_staff_close_fails_the_remainder_and_releases_its_hold(alice, alice_org,
         ("charge", -100, -100),
         ("release", 0, -300),
     ]
-    with pytest.raises(services.OrderNotProcessing):
+    with pytest.raises(OrderNotProcessing):
         services.bulk_order_cancel(
             organization_id=None, order_id=order_id, by="staff", reason="again"
         )
