@@ -45,6 +45,24 @@ from api.serializers import InputSerializer
 __all__ = ["EnvelopeAutoSchema", "error_example", "error_example_value", "error_response"]
 
 
+def doc_excludes() -> list[type]:
+    """SPECTACULAR_SETTINGS["GET_LIB_DOC_EXCLUDES"]: an operation's description is its action's
+    docstring, else its own view class's, never one inherited from our base classes and mixins
+    (their docstrings are for the engineers who subclass them, not for clients)."""
+    from drf_spectacular.plumbing import get_lib_doc_excludes
+
+    from api.idempotency import IdempotentCreateMixin
+    from api.views import ApiView, ApiViewSet
+
+    return [
+        *get_lib_doc_excludes(),
+        IdempotentCreateMixin,
+        IdempotentActionsMixin,
+        ApiView,
+        ApiViewSet,
+    ]
+
+
 class EnvelopeAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the conventions of API.md §1 (see module docstring)."""
 
