@@ -1,6 +1,7 @@
 """Input handling shared by every route: strict types (API.md §1: "5", 5.5, true and null are
 not integers; a number is not a string) and unknown fields refused with 400."""
 
+import copy
 import re
 import uuid
 
@@ -36,6 +37,22 @@ class StrictBooleanField(serializers.BooleanField):
 
 class InputSerializer(serializers.Serializer):
     """Base for request bodies: a field the route does not know is 400 INVALID_INPUT."""
+
+    def get_fields(self):
+        """The declared fields, each copied shallowly for this instance. DRF deep-copies them,
+        which builds every field again through its __init__ on every request (0.19 ms of a
+        bulk order's 14 fields, issue 20). An input field keeps nothing of a request: the
+        serializer holds the data, the values and the errors. Binding sets the copy's own
+        attributes; the two a serializer's __init__ may adjust per request (error_messages,
+        validators) are copied too, so adjusting one never touches the declared field. A
+        ListField's child is shared: nothing adjusts it."""
+        fields = {}
+        for name, declared in self._declared_fields.items():
+            field = copy.copy(declared)
+            field.error_messages = dict(declared.error_messages)
+            field.validators = list(declared.validators)
+            fields[name] = field
+        return fields
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

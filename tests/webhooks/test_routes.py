@@ -148,6 +148,23 @@ def test_it_allows_http_to_loopback_in_development(alice, settings):
     assert response.status_code == 201
 
 
+def test_the_development_message_does_not_outlive_the_setting(alice, settings):
+    # The serializer adjusts its url field per request (api.serializers.InputSerializer copies
+    # the declared fields shallowly): with the setting on, a bad URL is told about http://;
+    # turned off again, the next request must get the https-only message.
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    allowed = create(alice, url="ftp://hooks.example.com/amcore")
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    refused = create(alice, url="http://hooks.example.com/amcore")
+
+    assert allowed.json()["error"]["details"] == {
+        "url": "must be an absolute https:// or http:// URL of at most 2048 characters"
+    }
+    assert refused.json()["error"]["details"] == {
+        "url": "must be an absolute https:// URL of at most 2048 characters"
+    }
+
+
 @pytest.mark.parametrize(
     "url",
     [
