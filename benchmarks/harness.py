@@ -352,8 +352,11 @@ def warm_up(port, secret, web_workers: int, returned: list) -> None:
 def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, returned: list):
     """Measurements 1 and 2: sequential immediate orders per quantity through the service and,
     interleaved with them (so all see the same inventory and the same machine load), the two
-    floors of benchmarks.floor. The query count comes from the server (X-Bench-Query-Count)."""
-    service, minimal, same = {}, {}, {}
+    floors of benchmarks.floor. The query count comes from the server (X-Bench-Query-Count).
+    Also interleaved: GET /healthz, the HTTP floor (a new connection, gunicorn and Django's
+    whole middleware stack; no database, no DRF): the part of the service's latency that no
+    change to the order path can remove."""
+    service, minimal, same, http_floor = {}, {}, {}, []
     with psycopg.connect(libpq_url(bench_url)) as conn:
         for quantity, runs in sizes.runs.items():
             latencies, minimal_latencies, same_latencies, counts = [], [], [], []
@@ -370,7 +373,11 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
                 started = time.perf_counter()
                 returned.extend(floors.same_statements_order(conn, floor_org_id, quantity))
                 same_elapsed = time.perf_counter() - started
+                status, _, _, http_elapsed = request(port, "GET", "/healthz")
+                if status != 200:
+                    raise BenchError(f"GET /healthz: {status}")
                 if index >= sizes.warmup:
+                    http_floor.append(http_elapsed)
                     latencies.append(elapsed)
                     minimal_latencies.append(minimal_elapsed)
                     same_latencies.append(same_elapsed)
@@ -392,6 +399,7 @@ def measure_immediate(port, secret, bench_url, floor_org_id, sizes: Sizes, retur
         "service": service,
         "floor": minimal,
         "floor_same_statements": same,
+        "http_floor": summary_ms(http_floor),
         "ratio_p50": ratios(minimal, "p50_ms"),
         "ratio_p99": ratios(minimal, "p99_ms"),
         "ratio_p50_same_statements": ratios(same, "p50_ms"),

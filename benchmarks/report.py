@@ -52,6 +52,16 @@ def judge(report: dict) -> list[tuple[str, str, str, bool]]:
                 ratio <= limit if limit else True,
             )
         )
+    if "http_floor" in immediate:  # reports before 2026-12-07 have none
+        http = immediate["http_floor"]
+        rows.append(
+            (
+                "HTTP floor: GET /healthz p50/p99 ms (gunicorn + middleware, no database)",
+                f"{http['p50_ms']}/{http['p99_ms']}",
+                "",
+                True,
+            )
+        )
     counts = {q: v["queries"] for q, v in latency.items()}
     rows.append(
         (

@@ -42,6 +42,7 @@ def test_it_runs_the_whole_benchmark_in_smoke_size(tmp_path):
     service = report["immediate"]["service"]
     assert set(service) == {"1", "100", "1000", "10000"}
     assert len({run["queries"] for run in service.values()}) == 1
+    assert 0 < report["immediate"]["http_floor"]["p50_ms"] < service["1"]["p50_ms"]
     assert all(run["errors"] == 0 for run in report["throughput"])
     assert report["backorder"]["quantity"] == 20
     assert report["seed"]["count"] == 40_000
