@@ -24,6 +24,22 @@ timeout = 30  # a request running longer than this gets its worker restarted
 graceful_timeout = 30
 
 
+def post_worker_init(worker):
+    """After the worker loaded the app (Django is set up): import every view now, through the
+    URLconf, instead of on the first request; then move every object alive so far (modules,
+    classes, settings: ~120,000 of them) into the collector's permanent generation
+    (gc.freeze). A full collection otherwise walks them all: 94 ms on this machine, a pause
+    that lands on whichever request is running (issue 20, docs/benchmarks.md). What requests
+    allocate is still collected as usual."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (the property imports the URLconf)
+    gc.collect()
+    gc.freeze()
+
+
 def child_exit(server, worker):
     """prometheus-client multiprocess mode (api.metrics): a worker that exits leaves its sample
     files behind. Counters and histograms must keep them (their counts happened); this tells

@@ -1,8 +1,8 @@
 """Paired A/B of two checkouts of the service, for measuring one change on a shared machine:
 both are served side by side by gunicorn on one fresh database (`<name>_ab`, 300,000 numbers)
-and requests alternate between them, so both see the same load. Prints p50 of sequential
-immediate orders (quantity 1, 10, 1000) and orders/s at 8 clients (three alternated 5 s
-windows each).
+and requests alternate between them, so both see the same load. Prints p50, p99 and the
+slowest of sequential immediate orders (quantity 1, 10, 1000) and orders/s at 8 clients (three
+alternated 5 s windows each).
 
     git worktree add /tmp/base main   # or: git archive main | tar -x -C /tmp/base
     DATABASE_URL=postgres://... .venv/bin/python -m benchmarks.ab /tmp/base
@@ -77,7 +77,11 @@ def main() -> int:
                     latencies[name].append(elapsed * 1000)
             print(
                 f"quantity {quantity}: "
-                + "  ".join(f"{n} p50 {statistics.median(v):.2f} ms" for n, v in latencies.items()),
+                + "  ".join(
+                    f"{n} p50 {statistics.median(v):.2f} p99 {h.percentile(v, 99):.2f} "
+                    f"max {max(v):.2f} ms"
+                    for n, v in latencies.items()
+                ),
                 flush=True,
             )
         sizes = h.Sizes(throughput_seconds=5.0)
