@@ -643,6 +643,13 @@ def check_integrity(bench_url: str, returned: list[str]) -> dict:
 def machine_info(bench_url: str) -> dict:
     with psycopg.connect(libpq_url(bench_url)) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
+        # What the figures depend on beyond the machine: with autovacuum off, the row versions
+        # that sales leave behind stay in the indexes for the whole run (migration
+        # phone_numbers 0012); shared_buffers bounds what stays cached at 10 M numbers.
+        server = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("autovacuum", "shared_buffers")
+        }
     memory_kb = 0
     with open("/proc/meminfo") as meminfo:
         for line in meminfo:
@@ -655,9 +662,13 @@ def machine_info(bench_url: str) -> dict:
         "nproc": cores,
         "memory_gb": memory_gb,
         "postgresql": version,
+        "postgresql_settings": server,
         "python": platform.python_version(),
         "load_average_at_start": [round(v, 2) for v in load],
-        "summary": f"{cores} cores, {memory_gb} GB, PostgreSQL {version}",
+        "summary": (
+            f"{cores} cores, {memory_gb} GB, PostgreSQL {version} (autovacuum "
+            f"{server['autovacuum']}, shared_buffers {server['shared_buffers']})"
+        ),
     }
 
 
