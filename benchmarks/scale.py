@@ -12,10 +12,13 @@ PAGE_SIZE = 100
 
 
 def assign_fixture(bench_url: str, owner_ids: list[str], assigned: int, big_owner: int) -> None:
-    """Assign `assigned` available numbers: the first `big_owner` to owner_ids[0], the rest
-    round-robin to the others; assigned_at 1 ms apart, so that every page has distinct keys.
-    One UPDATE with the table's indexes, keys and foreign keys dropped and rebuilt after (as
-    seed_inventory does for a large seed), in the Django process set up by make_organizations."""
+    """Assign `assigned` available numbers, drawn evenly from the whole number space (in the
+    order of a hash of the number, so every area code keeps its share of available numbers: the
+    first 9 M in number order would leave only the highest area codes to search): the first
+    `big_owner` to owner_ids[0], the rest round-robin to the others; assigned_at 1 ms apart, so
+    that every page has distinct keys. One UPDATE with the table's indexes, keys and foreign keys
+    dropped and rebuilt after (as seed_inventory does for a large seed), in the Django process
+    set up by make_organizations."""
     from django.db import connection, transaction
 
     from phone_numbers.models import PhoneNumber
@@ -32,11 +35,11 @@ def assign_fixture(bench_url: str, owner_ids: list[str], assigned: int, big_owne
         cursor.execute(
             f"UPDATE {table} p SET state = 'assigned', organization_id = o.id, "
             "assigned_at = now() - r.n * interval '1 millisecond', updated_at = now() "
-            f"FROM (SELECT id, row_number() OVER () AS n FROM {table} "
-            "WHERE state = 'available' LIMIT %s) r "
+            "FROM (SELECT id, row_number() OVER (ORDER BY hashtext(number), number) AS n "
+            f"FROM {table} WHERE state = 'available') r "
             "JOIN fixture_owner o ON o.k = CASE WHEN r.n <= %s THEN 0 "
-            "ELSE 1 + r.n %% %s END WHERE p.id = r.id",
-            [assigned, big_owner, len(owner_ids) - 1],
+            "ELSE 1 + r.n %% %s END WHERE p.id = r.id AND r.n <= %s",
+            [big_owner, len(owner_ids) - 1, assigned],
         )
         cursor.execute("DROP TABLE fixture_owner")
     connection.close()
