@@ -43,9 +43,10 @@ class InputSerializer(serializers.Serializer):
         which builds every field again through its __init__ on every request (0.19 ms of a
         bulk order's 14 fields, issue 20). An input field keeps nothing of a request: the
         serializer holds the data, the values and the errors. Binding sets the copy's own
-        attributes; the two a serializer's __init__ may adjust per request (error_messages,
-        validators) are copied too, so adjusting one never touches the declared field. A
-        ListField's child is shared: nothing adjusts it."""
+        attributes; the two a serializer's __init__ may adjust per request in place
+        (error_messages; validators, a list a field with min_value or max_value builds when it
+        is declared) are copied too, so adjusting one never touches the declared field
+        (tests/api/test_input_serializer.py). A ListField's child is shared: nothing adjusts it."""
         fields = {}
         for name, declared in self._declared_fields.items():
             field = copy.copy(declared)

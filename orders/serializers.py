@@ -97,10 +97,9 @@ class BulkOrderInput(CriteriaInput, RoutingInput):
         quantity = self.fields["quantity"]
         quantity.min_value, quantity.max_value = 1, maximum
         message = f"must be an integer from 1 to {maximum}"
-        quantity.error_messages = {
-            **quantity.error_messages,
-            **_every(message, "min_value", "max_value", "max_string_length"),
-        }
+        quantity.error_messages.update(
+            _every(message, "min_value", "max_value", "max_string_length")
+        )
         # IntegerField builds its min/max validators in __init__: rebuild them for the setting.
         quantity.validators = [
             MinValueValidator(1, message=message),
