@@ -236,13 +236,32 @@ def lock_organization(organization_id) -> Organization:
     return instance_from_row(Organization, row)
 
 
+def lock_organization_reading(organization_id, value: tuple[str, list]) -> tuple:
+    """lock_organization, and one value another layer needs under the same lock, read in the
+    same statement: `value` is a scalar subquery and its parameters (an order's price,
+    orders.services.placing: one round trip less per order, issue 20). Returns (organization,
+    the value, None when the subquery finds no row)."""
+    assert connection.in_atomic_block, "lock_organization_reading needs a transaction"
+    value_sql, value_params = value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _lock_organization_sql(value_sql), [*value_params, _organization_pk(organization_id)]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Organization.DoesNotExist(f"no organization {organization_id}")
+    return instance_from_row(Organization, row[:-1]), row[-1]
+
+
 @functools.cache
-def _lock_organization_sql() -> str:
+def _lock_organization_sql(also_read: str = "") -> str:
     """What Organization.objects.select_for_update().get(pk=...) sends, without compiling it
-    for every order (api.sql)."""
+    for every order (api.sql); with `also_read`, that subquery's value as one more column (the
+    lock applies to the organization's row only)."""
     table = connection.ops.quote_name(Organization._meta.db_table)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    return f"SELECT {column_list(Organization)} FROM {table} WHERE id = %s{lock}"
+    also = f", ({also_read})" if also_read else ""
+    return f"SELECT {column_list(Organization)}{also} FROM {table} WHERE id = %s{lock}"
 
 
 def _organization_pk(organization_id):
@@ -258,9 +277,13 @@ def post_ledger_entry(
     order_id=None,
     note: str = "",
     created_by=None,
+    along_with: tuple[str, list] | None = None,
 ) -> CreditTransaction:
     """Apply one ledger line to a locked organization: the balance moves by amount_cents, the
-    held credit by held_change_cents, and the line records both results."""
+    held credit by held_change_cents, and the line records both results. `along_with` is one
+    more write of the caller's, an INSERT and its parameters (the order the line pays for,
+    orders.services.placing), sent in the same statement on PostgreSQL: one round trip less
+    per order (issue 20)."""
     assert connection.in_atomic_block, "post_ledger_entry needs a transaction"
     organization.balance_cents += amount_cents
     organization.held_cents += held_change_cents
@@ -288,10 +311,17 @@ def post_ledger_entry(
         _organization_pk(organization.pk),
     ]
     insert, insert_params = insert_sql(line)
+    along_sql, along_params = along_with or ("", [])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"WITH moved AS ({move}) {insert}", move_params + insert_params)
+            along = f", along AS ({along_sql})" if along_sql else ""
+            cursor.execute(
+                f"WITH moved AS ({move}){along} {insert}",
+                move_params + along_params + insert_params,
+            )
         else:
+            if along_sql:
+                cursor.execute(along_sql, along_params)
             cursor.execute(move, move_params)
             cursor.execute(insert, insert_params)
     return saved(line)
@@ -341,8 +371,11 @@ def credit_adjust(*, organization_id, cents: int, note: str, created_by=None):
     )
 
 
-def credit_charge(*, organization: Organization, cents: int, order_id=None, note: str = ""):
-    """Charge available credit now (immediate orders). The organization must be locked."""
+def credit_charge(
+    *, organization: Organization, cents: int, order_id=None, note: str = "", along_with=None
+):
+    """Charge available credit now (immediate orders). The organization must be locked.
+    `along_with`: as post_ledger_entry's."""
     ensure_available_credit(organization, cents)
     return post_ledger_entry(
         organization=organization,
@@ -350,6 +383,7 @@ def credit_charge(*, organization: Organization, cents: int, order_id=None, note
         amount_cents=-cents,
         order_id=order_id,
         note=note,
+        along_with=along_with,
     )
 
 

@@ -30,9 +30,22 @@ def prices_by_type() -> dict[str, int]:
 
 def price_of(prices: dict[str, int], number_type: str) -> int:
     """One number's price from prices_by_type(), the one price lookup of every sale and quote."""
-    if number_type not in prices:
+    return checked_price(prices.get(number_type), number_type)
+
+
+def price_sql(number_type: str) -> tuple[str, list]:
+    """One number type's price as a scalar subquery and its parameters, for a statement that
+    reads it along with something else (a bulk order reads it with its organization's lock,
+    accounts.services.lock_organization_reading). Its value is NULL without a price row."""
+    table = connection.ops.quote_name(NumberPrice._meta.db_table)
+    return f"SELECT price_cents FROM {table} WHERE number_type = %s", [number_type]
+
+
+def checked_price(price: int | None, number_type: str) -> int:
+    """The price read by price_sql or from prices_by_type(); PriceMissing if there was none."""
+    if price is None:
         raise PriceMissing(f"no price for number type {number_type!r}")
-    return prices[number_type]
+    return price
 
 
 def search_sql(*, criteria: Criteria, quantity: int, organization_id, now) -> tuple[str, list]:

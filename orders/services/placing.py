@@ -10,6 +10,7 @@ from accounts.services import (
     credit_hold,
     ensure_available_credit,
     lock_organization,
+    lock_organization_reading,
 )
 from api import metrics
 from api.errors import (
@@ -17,7 +18,7 @@ from api.errors import (
     InsufficientInventory,
     ServiceUnavailable,
 )
-from api.sql import insert
+from api.sql import insert, insert_sql, saved
 from orders.models import BulkOrder
 from orders.services.lifecycle import CRITERIA_FIELDS, enqueue_fulfilment
 from phone_numbers import numbering
@@ -31,7 +32,7 @@ from phone_numbers.allocation import (
 )
 from phone_numbers.carriers import CarrierError, carrier_can_supply
 from phone_numbers.models import PhoneNumber
-from phone_numbers.selectors import price_of, prices_by_type
+from phone_numbers.selectors import checked_price, price_of, price_sql, prices_by_type
 
 log = structlog.get_logger(__name__)
 Status = BulkOrder.Status
@@ -164,8 +165,12 @@ def _bulk_order_place(
     request_id,
     carrier_can_supply_it,
 ) -> BulkOrder:
-    organization = lock_organization(organization_id)
-    unit_price = price_of(prices_by_type(), criteria.number_type)
+    # The price is read in the lock's statement: one round trip less (issue 20). A staff edit
+    # of the price applies to the next order.
+    organization, price = lock_organization_reading(
+        organization_id, price_sql(criteria.number_type)
+    )
+    unit_price = checked_price(price, criteria.number_type)
     cost = unit_price * quantity
     try:
         ensure_available_credit(organization, cost)
@@ -208,21 +213,18 @@ def _bulk_order_place(
         available_count = len(numbers)
     order.assigned_numbers = numbers
     order.assigned_count = len(numbers)
-    if numbers:
-        credit_charge(
-            organization=organization,
-            cents=len(numbers) * unit_price,
-            order_id=order.id,
-            note=f"{len(numbers)} {criteria.number_type} numbers, bulk order {order.id}",
-        )
     if len(numbers) == quantity:
         order.status = Status.COMPLETE
         order.completed_at = now
-        insert(order)
+        # The order row is written in the charge's statement: one round trip less (issue 20).
+        _charge(organization, order, criteria.number_type, along_with=insert_sql(order))
+        saved(order)
         log.info("bulk_order_filled", order_id=str(order.id), quantity=quantity, mode=mode)
         _count_placed(mode, "filled")
         return order
 
+    if numbers:
+        _charge(organization, order, criteria.number_type)
     shortfall = quantity - len(numbers)
     if carrier_can_supply_it is None:
         raise _CarrierCheckNeeded(shortfall)  # rolls back: nothing claimed, recorded or held
@@ -268,6 +270,18 @@ def _bulk_order_place(
     )
     _count_placed(mode, "backordered")
     return order
+
+
+def _charge(organization, order: BulkOrder, number_type: str, along_with=None) -> None:
+    """Charge the numbers the order was assigned now (see credit_charge for along_with)."""
+    count = order.assigned_count
+    credit_charge(
+        organization=organization,
+        cents=count * order.unit_price_cents,
+        order_id=order.id,
+        note=f"{count} {number_type} numbers, bulk order {order.id}",
+        along_with=along_with,
+    )
 
 
 def _count_placed(mode: str, outcome: str) -> None:

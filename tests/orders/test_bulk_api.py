@@ -10,7 +10,7 @@ from accounts import scopes
 from accounts.models import CreditTransaction
 from orders.models import BulkOrder
 from orders.services import bulk_order_fulfil
-from phone_numbers.models import PhoneNumber
+from phone_numbers.models import NumberPrice, PhoneNumber
 from phone_numbers.serializers import PATTERN_MESSAGE
 from tests.support.factories import assert_ledger_balances, ledger, make_api, make_numbers, make_org
 
@@ -78,6 +78,23 @@ def test_it_charges_the_toll_free_price(alice, alice_org):
 
     assert response.status_code == 200
     assert ledger(alice_org)[-1] == ("charge", -400, 0)
+
+
+def test_a_price_edit_applies_to_the_next_order(alice, alice_org):
+    """The price is read with the organization's lock, in the same statement: each order
+    reads the price of its own moment, for its number type."""
+    make_numbers(3)
+    alice.post(BULK, {"quantity": 1})
+    NumberPrice.objects.filter(number_type="local").update(price_cents=275)
+    NumberPrice.objects.filter(number_type="toll_free").update(price_cents=999)
+
+    response = alice.post(BULK, {"quantity": 2})
+
+    assert response.status_code == 200
+    assert ledger(alice_org)[-2:] == [("charge", -100, 0), ("charge", -550, 0)]
+    prices = sorted(BulkOrder.objects.values_list("unit_price_cents", flat=True))
+    assert prices == [100, 275]
+    assert_ledger_balances(alice_org)
 
 
 def test_it_backorders_when_inventory_is_short(
@@ -381,10 +398,11 @@ def test_it_treats_empty_routing_as_unset(alice, alice_org):
 
 @pytest.mark.postgres
 def test_an_immediate_order_runs_the_same_few_statements_whatever_its_quantity(alice):
-    """The hot path's statement count (docs/benchmarks.md): key lookup, organization lock,
-    price read, one claim, the ledger line with the balance move as one statement, the order
-    insert (and the test transaction's savepoint around the order). A claim per number, or a
-    ledger line in two statements, changes it."""
+    """The hot path's statement count (docs/benchmarks.md): key lookup, organization lock with
+    the price read, one claim, and the ledger line with the balance move and the order insert
+    as one statement (and the test transaction's savepoint around the order). A claim per
+    number, a price read of its own, or a ledger line or order insert in a statement of its
+    own, changes it."""
     make_numbers(40)
     alice.post(BULK, {"quantity": 1})  # the key's first use also records last_used_at
 
@@ -396,4 +414,4 @@ def test_an_immediate_order_runs_the_same_few_statements_whatever_its_quantity(a
         counts[quantity] = [query["sql"].split()[0] for query in queries.captured_queries]
 
     assert counts[1] == counts[20]
-    assert len([sql for sql in counts[1] if sql not in ("SAVEPOINT", "RELEASE")]) == 6, counts[1]
+    assert len([sql for sql in counts[1] if sql not in ("SAVEPOINT", "RELEASE")]) == 4, counts[1]
