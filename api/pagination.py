@@ -65,7 +65,9 @@ class KeysetPagination(BasePagination):
         self.next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            self.next_cursor = encode_cursor(getattr(last, field), last.pk)
+            # A model instance, or a values_list(named=True) row, which names its key "id".
+            key = last.pk if hasattr(last, "pk") else last.id
+            self.next_cursor = encode_cursor(getattr(last, field), key)
         return rows[:limit]
 
     def get_paginated_response(self, data):

@@ -312,10 +312,19 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The model fields to_representation reads (`created_at` is `assigned_at`): the owned
+        list selects just these, as `values_list(named=True)` rows, which render as model
+        instances do."""
+        declared = cls._declared_fields
+        return [getattr(declared.get(name), "source", None) or name for name in cls.Meta.fields]
+
     def to_representation(self, number):
         """The fields above, rendered as DRF's fields render them, without a field object per
         value: a page of 100 numbers is the owned list's main cost (docs/benchmarks.md). A test
-        compares this with the generic rendering (ModelSerializer.to_representation)."""
+        compares this with the generic rendering (ModelSerializer.to_representation). `number`
+        is a PhoneNumber or a row of columns()."""
         zone = timezone.get_current_timezone()
         return {
             "id": str(number.id),

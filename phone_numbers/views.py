@@ -169,7 +169,10 @@ class OwnedNumberViewSet(ApiViewSet):
         parameters=[OpenApiParameter("number_type", enum=["", "local", "toll_free"])],
     )
     def list(self, request):
-        page = self.page_of(self.get_queryset())
+        # Rows of the rendered columns, not model instances: a model instance per number was
+        # a quarter of a page's CPU (docs/benchmarks.md).
+        rows = self.get_queryset().values_list(*PhoneNumberSerializer.columns(), named=True)
+        page = self.page_of(rows)
         return self.get_paginated_response(PhoneNumberSerializer(page, many=True).data)
 
     @extend_schema(summary="One of the organization's numbers")
