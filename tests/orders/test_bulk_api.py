@@ -5,10 +5,12 @@ import uuid
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 
 from accounts import scopes
 from accounts.models import CreditTransaction
 from orders.models import BulkOrder
+from orders.serializers import BulkOrderPlacementSerializer
 from orders.services import bulk_order_fulfil
 from phone_numbers.models import NumberPrice, PhoneNumber
 from phone_numbers.serializers import PATTERN_MESSAGE
@@ -415,3 +417,27 @@ def test_an_immediate_order_runs_the_same_few_statements_whatever_its_quantity(a
 
     assert counts[1] == counts[20]
     assert len([sql for sql in counts[1] if sql not in ("SAVEPOINT", "RELEASE")]) == 4, counts[1]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        {"status": "complete", "assigned_count": 3, "is_backorder": False},
+        {"status": "processing", "assigned_count": 1, "is_backorder": True},
+        {"status": "partial", "assigned_count": 1, "failed_count": 2, "is_backorder": False},
+    ],
+)
+def test_the_placement_answer_renders_as_drfs_fields_render_it(outcome):
+    """BulkOrderPlacementSerializer renders without its field objects (speed): its answer, keys
+    in order, must stay the one its declared fields give (failed_count only on partial)."""
+    order = BulkOrder(quantity=3, **outcome)
+    order.assigned_numbers = ["+14155550100", "+14155550101", "+14155550102"][
+        : outcome["assigned_count"]
+    ]
+
+    generic = serializers.Serializer.to_representation(BulkOrderPlacementSerializer(), order)
+    if outcome["status"] != "partial":
+        del generic["failed_count"]
+
+    rendered = BulkOrderPlacementSerializer(order).data
+    assert list(rendered.items()) == list(generic.items())
