@@ -44,8 +44,12 @@ run: install var/secret_key
 	$(PY) manage.py demo_setup --port $(PORT) && \
 	exec $(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)
 
+# Without CELERY_BROKER_URL the tests' workers use the embedded broker: in a folder of this run's
+# own (removed afterwards), never the one of a `make run` beside it (config/settings.py).
 test: install
 	@set -a; SECRET_KEY=$${SECRET_KEY:-test-only-secret-key}; \
+	broker_dir=$$(mktemp -d); trap 'rm -rf "$$broker_dir"' EXIT; \
+	CELERY_FILESYSTEM_BROKER_DIR=$${CELERY_FILESYSTEM_BROKER_DIR:-$$broker_dir}; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -457,16 +457,22 @@ AXES_VERBOSE = False
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", default="filesystem://localhost//")
 BROKER_IS_RABBITMQ = CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://"))
 BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+# The embedded broker's folder. `make test` gives each run a folder of its own, so that a test
+# run's messages never reach the worker of a `make run` beside it, nor one run's leftovers a
+# later run's worker.
+CELERY_FILESYSTEM_BROKER_DIR = Path(
+    env_str("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "celery"))
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue_dir = VAR_DIR / "celery" / "queue"
+    _queue_dir = CELERY_FILESYSTEM_BROKER_DIR / "queue"
     # The embedded broker is a folder of message files shared by web, worker and beat.
     _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "processed_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "processed"),
         # kombu's default is ./control, relative to wherever the process was started.
-        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "control_folder": str(CELERY_FILESYSTEM_BROKER_DIR / "control"),
         "store_processed": False,
     }
 elif BROKER_IS_RABBITMQ:

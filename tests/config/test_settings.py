@@ -125,6 +125,19 @@ def test_the_embedded_sqlite_default_is_set_up_for_web_and_worker_together(monke
     assert loaded["CELERY_BROKER_URL"].startswith("filesystem://")
 
 
+def test_the_embedded_broker_keeps_its_messages_in_the_folder_it_is_given(monkeypatch, tmp_path):
+    default = load_settings(monkeypatch, CELERY_FILESYSTEM_BROKER_DIR=None)
+    own = load_settings(monkeypatch, CELERY_FILESYSTEM_BROKER_DIR=str(tmp_path))
+
+    assert default["CELERY_BROKER_TRANSPORT_OPTIONS"]["data_folder_in"] == str(
+        default["VAR_DIR"] / "celery" / "queue"
+    )
+    options = own["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert options["data_folder_in"] == options["data_folder_out"] == str(tmp_path / "queue")
+    assert options["control_folder"] == str(tmp_path / "control")
+    assert (tmp_path / "queue").is_dir()
+
+
 def test_pgbouncer_transaction_mode_reads_querysets_without_server_side_cursors(monkeypatch):
     url = "postgres://app@pgbouncer.internal:6432/numbers"
     behind = load_settings(monkeypatch, DATABASE_URL=url, PGBOUNCER_TRANSACTION_MODE="1")
