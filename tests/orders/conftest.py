@@ -1,5 +1,6 @@
 import pytest
 
+from config.celery_app import app as celery_app
 from tests.fakes.telnyx import FakeTelnyx
 from tests.support.processes import Worker
 
@@ -30,7 +31,11 @@ def enqueued(monkeypatch):
 
 @pytest.fixture
 def workers():
-    """workers(**kwargs) starts a tests.support.processes.Worker; all are stopped afterwards."""
+    """workers(**kwargs) starts a tests.support.processes.Worker; all are stopped afterwards.
+    The broker is emptied first: what earlier tests enqueued and no worker took (a cancel's
+    carrier cleanup, say) would otherwise queue ahead of this test's tasks, one a second on
+    the embedded broker."""
+    celery_app.control.purge()
     started = []
 
     def start(**kwargs):
