@@ -3,9 +3,17 @@ same messages on every route (one definition, phone_numbers.serializers.Criteria
 allocation.criteria_sql)."""
 
 import pytest
+from rest_framework import serializers
 
+from phone_numbers import selectors
+from phone_numbers.allocation import Criteria
 from phone_numbers.models import PhoneNumber
-from phone_numbers.serializers import EXCHANGE_MESSAGE, FEATURES_MESSAGE, PATTERN_MESSAGE
+from phone_numbers.serializers import (
+    EXCHANGE_MESSAGE,
+    FEATURES_MESSAGE,
+    PATTERN_MESSAGE,
+    NumberPreviewSerializer,
+)
 from tests.support.factories import add_numbers
 
 SEARCH = "/v1/phone-numbers/search"
@@ -95,6 +103,23 @@ def test_search_shows_features(alice, criteria_inventory):
         "+14155552255": ["sms", "voice"],
         "+14157772255": ["sms", "mms"],
     }
+
+
+def test_a_search_result_renders_as_drfs_fields_render_it(alice, criteria_inventory):
+    """NumberPreviewSerializer renders without its field objects (speed): its answer, keys in
+    order, must stay the one its declared fields give."""
+    rows = alice.post(SEARCH, {"area_code": "415"}).json()["data"]
+    found = selectors.available_numbers_search(
+        criteria=Criteria.from_data({"area_code": "415", "number_type": "local"}),
+        quantity=10,
+        organization_id=None,
+    )
+
+    generic = [
+        serializers.Serializer.to_representation(NumberPreviewSerializer(), row) for row in found
+    ]
+    assert [list(row.items()) for row in rows] == [list(row.items()) for row in generic]
+    assert len(rows) == 4 and ["sms", "voice"] in [row["features"] for row in rows]
 
 
 def test_a_bulk_order_short_of_matching_numbers_is_409(alice, criteria_inventory, settings):
