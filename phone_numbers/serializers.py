@@ -351,7 +351,7 @@ def _iso(moment, zone):
 
 
 class NumberPreviewSerializer(serializers.Serializer):
-    """One result of POST /v1/phone-numbers/search (a row of selectors.available_numbers_search)."""
+    """One result of POST /v1/phone-numbers/search."""
 
     number = serializers.CharField()
     number_type = serializers.ChoiceField(choices=numbering.NUMBER_TYPES)
