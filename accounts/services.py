@@ -227,13 +227,7 @@ def lock_organization(organization_id) -> Organization:
     """Lock the organization row for the rest of the transaction. Callers that also lock phone
     numbers take this lock first, always, so two transactions never wait on each other in
     opposite orders."""
-    assert connection.in_atomic_block, "lock_organization needs a transaction"
-    with connection.cursor() as cursor:
-        cursor.execute(_lock_organization_sql(), [_organization_pk(organization_id)])
-        row = cursor.fetchone()
-    if row is None:
-        raise Organization.DoesNotExist(f"no organization {organization_id}")
-    return instance_from_row(Organization, row)
+    return instance_from_row(Organization, _locked_row(organization_id))
 
 
 def lock_organization_reading(organization_id, value: tuple[str, list]) -> tuple:
@@ -241,16 +235,20 @@ def lock_organization_reading(organization_id, value: tuple[str, list]) -> tuple
     same statement: `value` is a scalar subquery and its parameters (an order's price,
     orders.services.placing: one round trip less per order, issue 20). Returns (organization,
     the value, None when the subquery finds no row)."""
-    assert connection.in_atomic_block, "lock_organization_reading needs a transaction"
-    value_sql, value_params = value
+    row = _locked_row(organization_id, *value)
+    return instance_from_row(Organization, row[:-1]), row[-1]
+
+
+def _locked_row(organization_id, also_read: str = "", also_params=()) -> tuple:
+    assert connection.in_atomic_block, "locking the organization needs a transaction"
     with connection.cursor() as cursor:
         cursor.execute(
-            _lock_organization_sql(value_sql), [*value_params, _organization_pk(organization_id)]
+            _lock_organization_sql(also_read), [*also_params, _organization_pk(organization_id)]
         )
         row = cursor.fetchone()
     if row is None:
         raise Organization.DoesNotExist(f"no organization {organization_id}")
-    return instance_from_row(Organization, row[:-1]), row[-1]
+    return row
 
 
 @functools.cache

@@ -65,9 +65,8 @@ class KeysetPagination(BasePagination):
         self.next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            # A model instance, or a values_list(named=True) row, which names its key "id".
-            key = last.pk if hasattr(last, "pk") else last.id
-            self.next_cursor = encode_cursor(getattr(last, field), key)
+            # Every model's key is `id`, and so is a values_list(named=True) row's.
+            self.next_cursor = encode_cursor(getattr(last, field), last.id)
         return rows[:limit]
 
     def get_paginated_response(self, data):

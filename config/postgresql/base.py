@@ -32,9 +32,14 @@ import select
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from psycopg import adapt, adapters, pq
+from psycopg.postgres import types
 
 # Where SELECT 1 would succeed: idle, or inside a transaction that has not failed.
 USABLE = (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
+
+
+# What psycopg itself loads timestamptz text with: its C loader when psycopg-binary is there.
+PSYCOPG_TIMESTAMPTZ_LOADER = adapters.get_loader(types["timestamptz"].oid, pq.Format.TEXT)
 
 
 class TimestamptzLoader(BaseTzLoader):
@@ -42,7 +47,7 @@ class TimestamptzLoader(BaseTzLoader):
 
     def __init__(self, oid, context=None):
         super().__init__(oid, context)
-        self._parse = adapters.get_loader(oid, pq.Format.TEXT)(oid, context).load
+        self._parse = PSYCOPG_TIMESTAMPTZ_LOADER(oid, context).load
 
     def load(self, data):
         return self._parse(data).replace(tzinfo=self.timezone)
