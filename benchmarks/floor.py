@@ -5,7 +5,8 @@ transaction, interleaved with the service's requests so that all see the same lo
   same database: lock the organization row; claim q rows with FOR UPDATE SKIP LOCKED through
   one partial index; move the balance; insert a ledger row; commit.
 - **same statements**: the service's own tables and the same claim statement as
-  phone_numbers.allocation (5 indexes to write per claimed row, a trigram index among them),
+  phone_numbers.allocation (4 indexes to write per claimed row since migration phone_numbers
+  0013, 5 before it: a trigram index of every number),
   without Django: what the ORM and HTTP cost on top of the same SQL.
 """
 

@@ -46,6 +46,38 @@ def test_it_filters_by_state_type_and_area_code_and_searches_by_number(
     ]
 
 
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        # Anywhere in the number: a run of digits, the area code, the last digits.
+        ("0003", ["+12125550003", "+14155550003"]),
+        ("212", [f"+1212555{n:04d}" for n in range(5)]),
+        # "+" can only sit at the start: a prefix.
+        ("+1800", ["+18005550000", "+18005550001", "+18005550002"]),
+        ("+14155550007", ["+14155550007"]),
+        ("+415", []),
+        # 10 or 11 digits can only follow "+" or "+1": the number, or a prefix of 10 digits.
+        ("4155550007", ["+14155550007"]),
+        ("14155550007", ["+14155550007"]),
+        ("1415555000", [f"+1415555000{n}" for n in range(10)]),
+        ("41555500071", []),
+        # As staff paste it.
+        ("(415) 555-0007", ["+14155550007"]),
+        ("+1 415.555.0007", ["+14155550007"]),
+        ("abc", []),
+    ],
+)
+def test_the_search_finds_the_numbers_containing_the_term(
+    client, superuser, inventory, term, found
+):
+    staff_login(client, superuser)
+
+    response = client.get(CHANGELIST, {"q": term})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list.values_list("number", flat=True)) == found
+
+
 def test_it_filters_by_organization(client, superuser, alice, alice_org, inventory):
     alice.post("/v1/phone-numbers/orders", {"numbers": ["+14155550001"]})
     staff_login(client, superuser)
