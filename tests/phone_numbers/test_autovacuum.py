@@ -4,9 +4,9 @@ available numbers, which `contains` searches read until VACUUM removes it)."""
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from phone_numbers.models import PhoneNumber
+from tests.support.migrations import migrated_back_to
 
 pytestmark = pytest.mark.postgres
 
@@ -30,12 +30,8 @@ def table_options() -> set[str]:
 def test_the_inventory_table_is_vacuumed_after_one_percent_changed():
     assert table_options() == EXPECTED
 
-    executor = MigrationExecutor(connection)
-    executor.migrate([("phone_numbers", "0011_leaner_claim_indexes")])
-    reverted = table_options()
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with migrated_back_to("phone_numbers", "0011_leaner_claim_indexes"):
+        reverted = table_options()
 
     assert reverted == set()  # PostgreSQL's defaults again
     assert table_options() == EXPECTED

@@ -3,9 +3,9 @@ every number they sold, and its pending list stalled them) and brings it back wh
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from phone_numbers.models import PhoneNumber
+from tests.support.migrations import migrated_back_to
 
 pytestmark = pytest.mark.postgres
 
@@ -26,12 +26,8 @@ def test_the_trigram_index_of_every_number_is_dropped_and_comes_back_when_revers
     assert INDEX not in indexes()
     assert "phonenumber_available_trgm_idx" in indexes()  # contains searches keep theirs
 
-    executor = MigrationExecutor(connection)
-    executor.migrate([("phone_numbers", "0012_inventory_autovacuum")])
-    reverted = indexes()
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    with migrated_back_to("phone_numbers", "0012_inventory_autovacuum"):
+        reverted = indexes()
 
     assert INDEX in reverted
     assert INDEX not in indexes()
