@@ -69,6 +69,22 @@ def request_fingerprint(request) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def answer_stored(request, key: str | None) -> bool:
+    """Whether this very request (same key, route and body) already has a stored answer, which
+    it will get back without anything running again: for a limit that counts work done (a
+    webhook replay sends a delivery), not requests. Read without a lock: two first tries of one
+    key racing both see False and are both counted, the cautious way."""
+    if key is None:
+        return False
+    return IdempotencyKey.objects.filter(
+        organization_id=request.organization.id,
+        key=key,
+        state=IdempotencyKey.State.COMPLETED,
+        expires_at__gt=timezone.now(),
+        fingerprint=request_fingerprint(request),
+    ).exists()
+
+
 def _render(response) -> HttpResponse:
     """Render a DRF Response to the exact bytes we store and send (first answer and replays
     alike)."""
