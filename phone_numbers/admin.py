@@ -311,7 +311,7 @@ def number_containing(term: str) -> Q:
     the unique index of `number` wherever the term pins where it sits: a term that starts with
     "+" can only sit at the start, and 10 or more digits only right after "+" or "+1" (numbers
     are "+1" and 10 digits). Any shorter run of digits may sit anywhere and is a scan of the
-    table (about 0.1 s per million numbers): there is no index for it, since a trigram index of
+    table (0.1-0.2 s per million numbers): there is no index for it, since a trigram index of
     every number costs every claim a write per number it claims (docs/inventory.md)."""
     if term.startswith("+"):
         return Q(number__range=prefix_range(term))
