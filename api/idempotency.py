@@ -69,22 +69,6 @@ def request_fingerprint(request) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def answer_stored(request, key: str | None) -> bool:
-    """Whether this very request (same key, route and body) already has a stored answer, which
-    it will get back without anything running again: for a limit that counts work done (a
-    webhook replay sends a delivery), not requests. Read without a lock: two first tries of one
-    key racing both see False and are both counted, the cautious way."""
-    if key is None:
-        return False
-    return IdempotencyKey.objects.filter(
-        organization_id=request.organization.id,
-        key=key,
-        state=IdempotencyKey.State.COMPLETED,
-        expires_at__gt=timezone.now(),
-        fingerprint=request_fingerprint(request),
-    ).exists()
-
-
 def _render(response) -> HttpResponse:
     """Render a DRF Response to the exact bytes we store and send (first answer and replays
     alike)."""
@@ -126,12 +110,15 @@ def _same(content: bytes) -> bytes:
 
 
 def run_idempotently(
-    request, *, key: str, produce, stored_body=_same, replayed_body=_same
+    request, *, key: str, produce, admit=None, stored_body=_same, replayed_body=_same
 ) -> HttpResponse:
     """Run `produce()` (the route's work, returning a DRF Response or raising an ApiError) at
     most once per (organization, key) within the TTL, and answer every request with that key
-    as API.md §4 says. `stored_body` turns the answer into what is stored (e.g. a secret in it
-    encrypted) and `replayed_body` turns that back into the answer."""
+    as API.md §4 says. `admit()`, if given, runs only when the work is about to run (not for a
+    replayed answer): a limit on the work (the webhook replay limit) counts it there, and the
+    ApiError it raises is answered without being stored, so a retry may be admitted later.
+    `stored_body` turns the answer into what is stored (e.g. a secret in it encrypted) and
+    `replayed_body` turns that back into the answer."""
     organization = request.organization
     fingerprint = request_fingerprint(request)
     now = timezone.now()
@@ -167,6 +154,11 @@ def run_idempotently(
                 raise IdempotencyKeyReused()
             elif record.state == IdempotencyKey.State.COMPLETED:
                 return _replay(record, replayed_body)
+            if admit is not None:
+                try:
+                    admit()
+                except ApiError as refused:
+                    raise _ReleaseKey(_render(error_response(refused))) from refused
 
             try:
                 with transaction.atomic():  # the route's work is undone if it fails
@@ -196,7 +188,7 @@ def run_idempotently(
 
 class _ReleaseKey(Exception):
     def __init__(self, response):
-        super().__init__("5xx: release the idempotency key")
+        super().__init__("answered without storing: release the idempotency key")
         self.response = response
 
 
@@ -253,22 +245,25 @@ class IdempotentActionsMixin:
     def replayed_body(self, content: bytes) -> bytes:
         return crypto.decrypt_answer_secret(content) if self.answer_holds_secret else content
 
-    def idempotently(self, request, produce):
+    def idempotently(self, request, produce, admit=None):
         """`produce()` at most once per Idempotency-Key (read here: 422 when malformed); with
-        no key, just run it."""
-        return self.with_idempotency_key(request, idempotency_key_from(request), produce)
+        no key, just run it. `admit()`: as run_idempotently's."""
+        return self.with_idempotency_key(request, idempotency_key_from(request), produce, admit)
 
-    def with_idempotency_key(self, request, key: str | None, produce):
+    def with_idempotency_key(self, request, key: str | None, produce, admit=None):
         """As `idempotently`, with the key the caller read already."""
         action = getattr(self, "action", None) or "create"  # an APIView's POST is its create
         if action not in self.idempotent_actions:
             raise ImproperlyConfigured(f"{type(self).__name__}.{action} is not idempotent")
         if key is None:
+            if admit is not None:
+                admit()
             return produce()
         return run_idempotently(
             request,
             key=key,
             produce=produce,
+            admit=admit,
             stored_body=self.stored_body,
             replayed_body=self.replayed_body,
         )

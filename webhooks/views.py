@@ -6,12 +6,7 @@ from rest_framework.decorators import action
 
 from accounts import scopes
 from api.errors import ApiError, RateLimited, ValidationFailed
-from api.idempotency import (
-    IdempotentActionsMixin,
-    IdempotentCreateMixin,
-    answer_stored,
-    idempotency_key_from,
-)
+from api.idempotency import IdempotentActionsMixin, IdempotentCreateMixin
 from api.responses import ok
 from api.schema import error_response
 from api.serializers import validated_body
@@ -188,14 +183,15 @@ class WebhookDeliveryViewSet(IdempotentActionsMixin, ApiViewSet):
     @action(detail=True, methods=["post"])
     def replay(self, request, id):
         """202 with the new delivery of the same event to the same endpoint. The rate limit
-        is checked before the Idempotency-Key is claimed, so a 429 is never the stored answer:
-        a retry after it runs the replay. A retry of a replay that was answered gets that
-        answer back and sends nothing, so it is not counted."""
+        counts replays sent: a retry of a replay that was answered gets that answer back and
+        sends nothing, so it is not counted. A 429 is never the stored answer: a retry after
+        it runs the replay."""
         delivery = self.get_object()
-        key = idempotency_key_from(request)
-        if not answer_stored(request, key):
-            check_replay_allowed(request.organization.pk)
-        return self.with_idempotency_key(request, key, lambda: self._replayed(request, delivery))
+        return self.idempotently(
+            request,
+            lambda: self._replayed(request, delivery),
+            admit=lambda: check_replay_allowed(request.organization.pk),
+        )
 
     def _replayed(self, request, delivery):
         try:

@@ -299,6 +299,9 @@ def test_a_retried_replay_gets_its_answer_back_past_the_limit(alice, receiver, e
     for retry in [*retries, retried_at_the_limit]:
         assert retry.content == first.content and retry["Idempotent-Replayed"] == "true"
     assert [r.status_code for r in others] == [202] * 9 + [429]
+    assert 1 <= int(others[-1]["Retry-After"]) <= 60
+    # The 429 is not the key's stored answer: a retry with k10 next minute runs the replay.
+    assert not IdempotencyKey.objects.filter(key="k10").exists()
     assert WebhookDelivery.objects.filter(replay_of_id=delivery["id"]).count() == 10
 
 
